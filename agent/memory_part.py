@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from agent.bwrap import SHM_BYTES, TMP_BYTES
+from agent.look_apart import look_apart
 
 POLL_S = 0.05
 # While less than a part is left under the enclosing limit (an OOM kill may come with the next
@@ -234,7 +235,12 @@ class Descriptors(NamedTuple):
 
 
 def _descriptors_held(
-    pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None = None
+    pid: int,
+    fd_table_size: int,
+    seen: set[tuple[int, int]],
+    budget: list[int],
+    epolls: _Epolls | None = None,
+    peek: bytearray | None = None,
 ) -> Descriptors:
     """What process ``pid``'s open descriptors hold: each an open file (``_OPEN_FILE``: a
     descriptor of any kind, every kind of object a process may open counted so, round 28
@@ -249,12 +255,14 @@ def _descriptors_held(
     hundred bytes a forked process). Each open file is looked at through a copy of its
     descriptor (``pidfd_getfd``: the sandbox's processes are ours to trace, their /proc/PID/fd a
     uid's of the sandbox's user namespace not ours to list). ``fd_table_size``: its table's room
-    (``_Status``); ``budget``: the descriptors left to look at."""
+    (``_Status``); ``budget``: the descriptors left to look at; ``peek``: the walk's one buffer
+    for a message in flight (``_in_flight``; one of this call's own where None)."""
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return Descriptors(0, 0)
     pipes = files = 0
+    peek = bytearray() if peek is None else peek
     try:
         for target in range(min(fd_table_size, budget[0])):
             budget[0] -= 1
@@ -262,7 +270,7 @@ def _descriptors_held(
             if fd < 0:  # no such descriptor, or the process gone
                 continue
             try:
-                held = _open_file_held(fd, (pid, target), seen, budget, epolls)
+                held = _open_file_held(fd, (pid, target), seen, budget, epolls, peek)
             finally:
                 os.close(fd)
             pipes, files = pipes + held.pipes, files + held.files
@@ -272,7 +280,12 @@ def _descriptors_held(
 
 
 def _open_file_held(
-    fd: int, owner: tuple[int, int] | None, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None
+    fd: int,
+    owner: tuple[int, int] | None,
+    seen: set[tuple[int, int]],
+    budget: list[int],
+    epolls: _Epolls | None,
+    peek: bytearray,
 ) -> Descriptors:
     """What the open file at this process's ``fd`` holds (``_descriptors_held``), the descriptor
     ``owner`` (a process and its number; None: one in flight, an epoll then counted each time, as
@@ -286,7 +299,7 @@ def _open_file_held(
         while carriers:
             carrier = carriers.pop()
             try:
-                for received in _in_flight(carrier, budget):
+                for received in _in_flight(carrier, budget, peek):
                     try:
                         held = _file_held(received, None, seen, epolls, carriers)
                     finally:
@@ -352,14 +365,17 @@ def _carries_descriptors(fd: int) -> bool:
         return False
 
 
-def _in_flight(fd: int, budget: list[int]) -> Iterator[int]:
+def _in_flight(fd: int, budget: list[int], peek: bytearray) -> Iterator[int]:
     """The descriptors in flight in AF_UNIX socket ``fd``'s queue, each a copy of this process's
-    to close; ``budget``: the descriptors left to look at (a message takes one)."""
+    to close; ``budget``: the descriptors left to look at (a message takes one); ``peek``: the
+    buffer a message is peeked into, the walk's one (``_PEEK_BYTES`` made on first need): one a
+    socket, 4 MB each level of a chain 300 deep took 1.2 GB (round 30 r30s-7)."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError:
         return
-    buffer = bytearray(_PEEK_BYTES)
+    if len(peek) < _PEEK_BYTES:
+        peek.extend(bytes(_PEEK_BYTES - len(peek)))
     try:
         was = sock.getsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF)
         sock.setsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF, 0)
@@ -368,7 +384,7 @@ def _in_flight(fd: int, budget: list[int]) -> Iterator[int]:
                 budget[0] -= 1
                 try:
                     _, ancillary, _, _ = sock.recvmsg_into(
-                        [buffer],
+                        [peek],
                         socket.CMSG_SPACE(_FDS_A_MESSAGE * 4),
                         socket.MSG_PEEK | socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC,
                     )
@@ -458,18 +474,26 @@ class Held(NamedTuple):
     files: int  # its descriptors' open files and sockets (``_descriptors_held``)
 
 
-def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes] = frozenset()) -> Held:
+def sandbox_held(
+    pid1: int,
+    enough: int | None = None,
+    own_devs: frozenset[bytes] = frozenset(),
+    report: Callable[[Held], object] = lambda held: None,
+) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
     memory (``_held``, ``_descriptors_held``, ``_mappings_held`` and page tables of each), or a part of it
     past ``enough`` bytes (the rest not looked at). Pages of files on the tmpfs of devices
     ``own_devs`` (``tmpfs_dev``) are left out: their tmpfs's use counts them, mapped or not.
-    Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
+    Every process of its pid namespace descends from its pid 1 (an orphan is given to it).
+    ``report`` is told the figures so far after each process. Its descriptors are looked at
+    through copies taken into this process: ``sandbox_held_apart`` keeps them out of repo-agent's."""
     anon = shmem = pipes = mappings = page_tables = files = 0
     todo = [pid1]
     seen: set[int] = set()
     inodes: set[tuple[int, int]] = set()
     epolls = _Epolls()
     budget = [_MOST_FILES]
+    peek = bytearray()
     while (
         todo
         and len(seen) < _MOST_TASKS
@@ -482,13 +506,28 @@ def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes
         a, s = _held(pid)
         status = _status(pid)
         page_tables += status.page_tables
-        descriptors = _descriptors_held(pid, status.fd_table_size, inodes, budget, epolls)
+        descriptors = _descriptors_held(pid, status.fd_table_size, inodes, budget, epolls, peek)
         pipes, files = pipes + descriptors.pipes, files + descriptors.files
         maps = _mappings_held(pid, own_devs)
         # A file of its own tmpfs the process maps is in its Pss_Shmem and its tmpfs's use: once.
         anon, shmem, mappings = anon + a, shmem + s - min(s, maps.of_own_tmpfs), mappings + maps.objects
         todo.extend(_children(pid))
+        report(Held(anon, shmem, pipes, mappings, page_tables, files))
     return Held(anon, shmem, pipes, mappings, page_tables, files)
+
+
+# A look's deadline: its child is killed then, what it counted so far kept. Below the 10 s the
+# sandbox's pid 1 keeps the rest of the sandbox after its command's kill for the look.
+LOOK_S = 5.0
+
+
+def sandbox_held_apart(pid1: int, enough: int | None = None, own_devs: frozenset[bytes] = frozenset()) -> Held:
+    """``sandbox_held`` walked in a child process of its own (agent/look_apart.py): the
+    sandbox's descriptors, copied and peeked to be counted, are taken into that child, never
+    into repo-agent's process (round 30 r30s-5, r30s-6, r30s-7); what the child counted by its
+    deadline (``LOOK_S``), or before it ended, is the figure (none: all 0)."""
+    figures = look_apart(lambda report: sandbox_held(pid1, enough, own_devs, report), LOOK_S)
+    return Held(*figures) if figures is not None and len(figures) == len(Held._fields) else Held(0, 0, 0, 0, 0, 0)
 
 
 # The sandbox's own tmpfs mounts besides its workspace (agent/bwrap.py): their pages are charged
@@ -575,7 +614,7 @@ class PartWatch:
         # pages of its tmpfs's files are counted there, mapped or not (written and closed, a
         # file is mapped by no one), and only there; every other shared page (a shared
         # anonymous mapping's: round 28 r28s-1) in its processes' Pss.
-        return extra + sum(sandbox_held(pid1, self.part - extra, frozenset(devs)))
+        return extra + sum(sandbox_held_apart(pid1, self.part - extra, frozenset(devs)))
 
     def _full(self) -> bool:
         """Whether less than a part is left under the enclosing limit."""
