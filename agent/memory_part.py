@@ -537,10 +537,24 @@ def sandbox_held_apart(pid1: int, enough: int | None = None, own_devs: frozenset
 _OWN_TMPFS = (("tmp", TMP_BYTES), ("dev/shm", SHM_BYTES))
 
 
+# What a name on a tmpfs holds in kernel memory with no byte written: its inode (a 752-byte
+# shmem_inode_cache object on x86-64 6.x) and its dentry (192), charged to the maker's memory
+# cgroup and counted by ``statvfs`` as an inode, not a block; a name longer than a dentry's own
+# room takes an allocation more, not counted. 131,000 empty files of 247-character names in the
+# workspace, /tmp and /dev/shm held ~190 MB so, 0 bytes to ``statvfs`` (round 30 r30s-1).
+_TMPFS_INODE = 944
+
+
+def tmpfs_held(used: int, names: int) -> int:
+    """What a tmpfs of ``used`` bytes and ``names`` inodes holds in memory: its pages and each
+    name's own objects (``_TMPFS_INODE``)."""
+    return used + names * _TMPFS_INODE
+
+
 def own_tmpfs(pid1: int) -> list[tuple[int, int]]:
-    """The bytes used in the sandbox's own /tmp and /dev/shm, and the device of each
-    (``statvfs`` and ``stat`` through its pid 1's root, host numbering ``pid1``); one that cannot
-    be read, or is not of the sandbox's size, is left out."""
+    """What the sandbox's own /tmp and /dev/shm hold (``tmpfs_held``: their bytes used and their
+    names), and the device of each (``statvfs`` and ``stat`` through its pid 1's root, host
+    numbering ``pid1``); one that cannot be read, or is not of the sandbox's size, is left out."""
     found = []
     for where, size in _OWN_TMPFS:
         try:
@@ -549,20 +563,20 @@ def own_tmpfs(pid1: int) -> list[tuple[int, int]]:
         except OSError:
             continue
         if st.f_blocks * st.f_frsize == size:
-            found.append(((st.f_blocks - st.f_bfree) * st.f_frsize, dev))
+            found.append((tmpfs_held((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree), dev))
     return found
 
 
 def own_tmpfs_used(pid1: int) -> int:
-    """The bytes used in the sandbox's own /tmp and /dev/shm (``own_tmpfs``)."""
+    """What the sandbox's own /tmp and /dev/shm hold (``own_tmpfs``)."""
     return sum(used for used, _ in own_tmpfs(pid1))
 
 
 class PartWatch:
     """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
     (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
-    what it holds outside its processes (its workspace tmpfs's bytes; its /tmp's and /dev/shm's
-    are added, ``own_tmpfs``), and ``extra_dev`` that tmpfs's device (None: none); ``room``: the
+    what it holds outside its processes (its workspace tmpfs's bytes and names, ``tmpfs_held``;
+    its /tmp's and /dev/shm's are added, ``own_tmpfs``), and ``extra_dev`` that tmpfs's device (None: none); ``room``: the
     memory left under the enclosing limit (None: unknown). ``held`` is the most it was seen to
     hold past its part at a kill, or in the ``RECENT_S`` before it while less than a part was
     left (None: never past it)."""
