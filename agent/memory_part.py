@@ -516,24 +516,30 @@ def sandbox_held(
     return Held(anon, shmem, pipes, mappings, page_tables, files)
 
 
-# A look's deadline: its child is killed then, what it counted so far kept. Below the 10 s the
-# sandbox's pid 1 keeps the rest of the sandbox after its command's kill for the look.
-LOOK_S = 5.0
+# A look's deadline: its child is killed then, what it counted so far kept (five processes of
+# 258,064 epoll watches each took more than 5 s a look on a busy machine: round 27 r27s-2). A
+# look is cut at once when the watch stops: the sandbox is over, nothing more to count.
+LOOK_S = 20.0
 _AGAIN_S = 0.05
 
 
-def sandbox_held_apart(pid1: int, enough: int | None = None, own_devs: frozenset[bytes] = frozenset()) -> Held:
+def sandbox_held_apart(
+    pid1: int,
+    enough: int | None = None,
+    own_devs: frozenset[bytes] = frozenset(),
+    stop: threading.Event | None = None,
+) -> Held:
     """``sandbox_held`` walked in a child process of its own (agent/look_apart.py): the
     sandbox's descriptors, copied and peeked to be counted, are taken into that child, never
     into repo-agent's process (round 30 r30s-5, r30s-6, r30s-7); what the child counted by its
-    deadline (``LOOK_S``), or before it ended, is the figure (none: all 0). A child that reported
+    deadline (``LOOK_S``), or ``stop``, or before it ended, is the figure (none: all 0). A child that reported
     nothing (not forked, or killed at once: a kill is counted before its victim's memory is
     freed, and the child's own pages are charged where the kill was) is tried again, ``LOOK_S``
     bounding them all."""
     end = time.monotonic() + LOOK_S
     figures = None
-    while figures is None and (left := end - time.monotonic()) > 0:
-        figures = look_apart(lambda report: sandbox_held(pid1, enough, own_devs, report), left)
+    while figures is None and (left := end - time.monotonic()) > 0 and not (stop is not None and stop.is_set()):
+        figures = look_apart(lambda report: sandbox_held(pid1, enough, own_devs, report), left, stop)
         if figures is None:
             time.sleep(_AGAIN_S)
     return Held(*figures) if figures is not None and len(figures) == len(Held._fields) else Held(0, 0, 0, 0, 0, 0)
@@ -637,7 +643,7 @@ class PartWatch:
         # pages of its tmpfs's files are counted there, mapped or not (written and closed, a
         # file is mapped by no one), and only there; every other shared page (a shared
         # anonymous mapping's: round 28 r28s-1) in its processes' Pss.
-        return extra + sum(sandbox_held_apart(pid1, self.part - extra, frozenset(devs)))
+        return extra + sum(sandbox_held_apart(pid1, self.part - extra, frozenset(devs), self._stop))
 
     def _full(self) -> bool:
         """Whether less than a part is left under the enclosing limit."""
