@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from agent.bwrap import SHM_BYTES, TMP_BYTES
+from agent.look_apart import look_apart
 
 POLL_S = 0.05
 # While less than a part is left under the enclosing limit (an OOM kill may come with the next
@@ -234,7 +235,12 @@ class Descriptors(NamedTuple):
 
 
 def _descriptors_held(
-    pid: int, fd_table_size: int, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None = None
+    pid: int,
+    fd_table_size: int,
+    seen: set[tuple[int, int]],
+    budget: list[int],
+    epolls: _Epolls | None = None,
+    peek: bytearray | None = None,
 ) -> Descriptors:
     """What process ``pid``'s open descriptors hold: each an open file (``_OPEN_FILE``: a
     descriptor of any kind, every kind of object a process may open counted so, round 28
@@ -249,12 +255,14 @@ def _descriptors_held(
     hundred bytes a forked process). Each open file is looked at through a copy of its
     descriptor (``pidfd_getfd``: the sandbox's processes are ours to trace, their /proc/PID/fd a
     uid's of the sandbox's user namespace not ours to list). ``fd_table_size``: its table's room
-    (``_Status``); ``budget``: the descriptors left to look at."""
+    (``_Status``); ``budget``: the descriptors left to look at; ``peek``: the walk's one buffer
+    for a message in flight (``_in_flight``; one of this call's own where None)."""
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
         return Descriptors(0, 0)
     pipes = files = 0
+    peek = bytearray() if peek is None else peek
     try:
         for target in range(min(fd_table_size, budget[0])):
             budget[0] -= 1
@@ -262,7 +270,7 @@ def _descriptors_held(
             if fd < 0:  # no such descriptor, or the process gone
                 continue
             try:
-                held = _open_file_held(fd, (pid, target), seen, budget, epolls)
+                held = _open_file_held(fd, (pid, target), seen, budget, epolls, peek)
             finally:
                 os.close(fd)
             pipes, files = pipes + held.pipes, files + held.files
@@ -272,7 +280,12 @@ def _descriptors_held(
 
 
 def _open_file_held(
-    fd: int, owner: tuple[int, int] | None, seen: set[tuple[int, int]], budget: list[int], epolls: _Epolls | None
+    fd: int,
+    owner: tuple[int, int] | None,
+    seen: set[tuple[int, int]],
+    budget: list[int],
+    epolls: _Epolls | None,
+    peek: bytearray,
 ) -> Descriptors:
     """What the open file at this process's ``fd`` holds (``_descriptors_held``), the descriptor
     ``owner`` (a process and its number; None: one in flight, an epoll then counted each time, as
@@ -286,7 +299,7 @@ def _open_file_held(
         while carriers:
             carrier = carriers.pop()
             try:
-                for received in _in_flight(carrier, budget):
+                for received in _in_flight(carrier, budget, peek):
                     try:
                         held = _file_held(received, None, seen, epolls, carriers)
                     finally:
@@ -352,14 +365,17 @@ def _carries_descriptors(fd: int) -> bool:
         return False
 
 
-def _in_flight(fd: int, budget: list[int]) -> Iterator[int]:
+def _in_flight(fd: int, budget: list[int], peek: bytearray) -> Iterator[int]:
     """The descriptors in flight in AF_UNIX socket ``fd``'s queue, each a copy of this process's
-    to close; ``budget``: the descriptors left to look at (a message takes one)."""
+    to close; ``budget``: the descriptors left to look at (a message takes one); ``peek``: the
+    buffer a message is peeked into, the walk's one (``_PEEK_BYTES`` made on first need): one a
+    socket, 4 MB each level of a chain 300 deep took 1.2 GB (round 30 r30s-7)."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError:
         return
-    buffer = bytearray(_PEEK_BYTES)
+    if len(peek) < _PEEK_BYTES:
+        peek.extend(bytes(_PEEK_BYTES - len(peek)))
     try:
         was = sock.getsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF)
         sock.setsockopt(socket.SOL_SOCKET, _SO_PEEK_OFF, 0)
@@ -368,7 +384,7 @@ def _in_flight(fd: int, budget: list[int]) -> Iterator[int]:
                 budget[0] -= 1
                 try:
                     _, ancillary, _, _ = sock.recvmsg_into(
-                        [buffer],
+                        [peek],
                         socket.CMSG_SPACE(_FDS_A_MESSAGE * 4),
                         socket.MSG_PEEK | socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC,
                     )
@@ -458,18 +474,26 @@ class Held(NamedTuple):
     files: int  # its descriptors' open files and sockets (``_descriptors_held``)
 
 
-def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes] = frozenset()) -> Held:
+def sandbox_held(
+    pid1: int,
+    enough: int | None = None,
+    own_devs: frozenset[bytes] = frozenset(),
+    report: Callable[[Held], object] = lambda held: None,
+) -> Held:
     """What the processes of the sandbox whose pid 1 is ``pid1`` (host numbering) hold in
     memory (``_held``, ``_descriptors_held``, ``_mappings_held`` and page tables of each), or a part of it
     past ``enough`` bytes (the rest not looked at). Pages of files on the tmpfs of devices
     ``own_devs`` (``tmpfs_dev``) are left out: their tmpfs's use counts them, mapped or not.
-    Every process of its pid namespace descends from its pid 1 (an orphan is given to it)."""
+    Every process of its pid namespace descends from its pid 1 (an orphan is given to it).
+    ``report`` is told the figures so far after each process. Its descriptors are looked at
+    through copies taken into this process: ``sandbox_held_apart`` keeps them out of repo-agent's."""
     anon = shmem = pipes = mappings = page_tables = files = 0
     todo = [pid1]
     seen: set[int] = set()
     inodes: set[tuple[int, int]] = set()
     epolls = _Epolls()
     budget = [_MOST_FILES]
+    peek = bytearray()
     while (
         todo
         and len(seen) < _MOST_TASKS
@@ -482,13 +506,43 @@ def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes
         a, s = _held(pid)
         status = _status(pid)
         page_tables += status.page_tables
-        descriptors = _descriptors_held(pid, status.fd_table_size, inodes, budget, epolls)
+        descriptors = _descriptors_held(pid, status.fd_table_size, inodes, budget, epolls, peek)
         pipes, files = pipes + descriptors.pipes, files + descriptors.files
         maps = _mappings_held(pid, own_devs)
         # A file of its own tmpfs the process maps is in its Pss_Shmem and its tmpfs's use: once.
         anon, shmem, mappings = anon + a, shmem + s - min(s, maps.of_own_tmpfs), mappings + maps.objects
         todo.extend(_children(pid))
+        report(Held(anon, shmem, pipes, mappings, page_tables, files))
     return Held(anon, shmem, pipes, mappings, page_tables, files)
+
+
+# A look's deadline: its child is killed then, what it counted so far kept (five processes of
+# 258,064 epoll watches each took more than 5 s a look on a busy machine: round 27 r27s-2). A
+# look is cut at once when the watch stops: the sandbox is over, nothing more to count.
+LOOK_S = 20.0
+_AGAIN_S = 0.05
+
+
+def sandbox_held_apart(
+    pid1: int,
+    enough: int | None = None,
+    own_devs: frozenset[bytes] = frozenset(),
+    stop: threading.Event | None = None,
+) -> Held:
+    """``sandbox_held`` walked in a child process of its own (agent/look_apart.py): the
+    sandbox's descriptors, copied and peeked to be counted, are taken into that child, never
+    into repo-agent's process (round 30 r30s-5, r30s-6, r30s-7); what the child counted by its
+    deadline (``LOOK_S``), or ``stop``, or before it ended, is the figure (none: all 0). A child that reported
+    nothing (not forked, or killed at once: a kill is counted before its victim's memory is
+    freed, and the child's own pages are charged where the kill was) is tried again, ``LOOK_S``
+    bounding them all."""
+    end = time.monotonic() + LOOK_S
+    figures = None
+    while figures is None and (left := end - time.monotonic()) > 0 and not (stop is not None and stop.is_set()):
+        figures = look_apart(lambda report: sandbox_held(pid1, enough, own_devs, report), left, stop)
+        if figures is None:
+            time.sleep(_AGAIN_S)
+    return Held(*figures) if figures is not None and len(figures) == len(Held._fields) else Held(0, 0, 0, 0, 0, 0)
 
 
 # The sandbox's own tmpfs mounts besides its workspace (agent/bwrap.py): their pages are charged
@@ -498,10 +552,24 @@ def sandbox_held(pid1: int, enough: int | None = None, own_devs: frozenset[bytes
 _OWN_TMPFS = (("tmp", TMP_BYTES), ("dev/shm", SHM_BYTES))
 
 
+# What a name on a tmpfs holds in kernel memory with no byte written: its inode (a 752-byte
+# shmem_inode_cache object on x86-64 6.x) and its dentry (192), charged to the maker's memory
+# cgroup and counted by ``statvfs`` as an inode, not a block; a name longer than a dentry's own
+# room takes an allocation more, not counted. 131,000 empty files of 247-character names in the
+# workspace, /tmp and /dev/shm held ~190 MB so, 0 bytes to ``statvfs`` (round 30 r30s-1).
+_TMPFS_INODE = 944
+
+
+def tmpfs_held(used: int, names: int) -> int:
+    """What a tmpfs of ``used`` bytes and ``names`` inodes holds in memory: its pages and each
+    name's own objects (``_TMPFS_INODE``)."""
+    return used + names * _TMPFS_INODE
+
+
 def own_tmpfs(pid1: int) -> list[tuple[int, int]]:
-    """The bytes used in the sandbox's own /tmp and /dev/shm, and the device of each
-    (``statvfs`` and ``stat`` through its pid 1's root, host numbering ``pid1``); one that cannot
-    be read, or is not of the sandbox's size, is left out."""
+    """What the sandbox's own /tmp and /dev/shm hold (``tmpfs_held``: their bytes used and their
+    names), and the device of each (``statvfs`` and ``stat`` through its pid 1's root, host
+    numbering ``pid1``); one that cannot be read, or is not of the sandbox's size, is left out."""
     found = []
     for where, size in _OWN_TMPFS:
         try:
@@ -510,20 +578,20 @@ def own_tmpfs(pid1: int) -> list[tuple[int, int]]:
         except OSError:
             continue
         if st.f_blocks * st.f_frsize == size:
-            found.append(((st.f_blocks - st.f_bfree) * st.f_frsize, dev))
+            found.append((tmpfs_held((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree), dev))
     return found
 
 
 def own_tmpfs_used(pid1: int) -> int:
-    """The bytes used in the sandbox's own /tmp and /dev/shm (``own_tmpfs``)."""
+    """What the sandbox's own /tmp and /dev/shm hold (``own_tmpfs``)."""
     return sum(used for used, _ in own_tmpfs(pid1))
 
 
 class PartWatch:
     """Sees whether a sandbox held more than ``part`` bytes when an OOM kill was counted
     (``kills``: the kernel's count where the sandbox's kills show) while it ran; ``extra``:
-    what it holds outside its processes (its workspace tmpfs's bytes; its /tmp's and /dev/shm's
-    are added, ``own_tmpfs``), and ``extra_dev`` that tmpfs's device (None: none); ``room``: the
+    what it holds outside its processes (its workspace tmpfs's bytes and names, ``tmpfs_held``;
+    its /tmp's and /dev/shm's are added, ``own_tmpfs``), and ``extra_dev`` that tmpfs's device (None: none); ``room``: the
     memory left under the enclosing limit (None: unknown). ``held`` is the most it was seen to
     hold past its part at a kill, or in the ``RECENT_S`` before it while less than a part was
     left (None: never past it)."""
@@ -575,7 +643,7 @@ class PartWatch:
         # pages of its tmpfs's files are counted there, mapped or not (written and closed, a
         # file is mapped by no one), and only there; every other shared page (a shared
         # anonymous mapping's: round 28 r28s-1) in its processes' Pss.
-        return extra + sum(sandbox_held(pid1, self.part - extra, frozenset(devs)))
+        return extra + sum(sandbox_held_apart(pid1, self.part - extra, frozenset(devs), self._stop))
 
     def _full(self) -> bool:
         """Whether less than a part is left under the enclosing limit."""

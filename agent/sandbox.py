@@ -54,7 +54,7 @@ from agent import cgroups, final_run_lease, overlay_mount, steady_files, subuid
 from agent.bwrap import SHM_INODES, TMP_INODES, UserNs, bwrap_argv, drops_root, hand_over
 from agent.cgroups import SandboxCgroup
 from agent.disk_watch import TmpfsWatch
-from agent.memory_part import PartWatch
+from agent.memory_part import PartWatch, tmpfs_held
 from agent.mount_reaper import REAPER
 from agent.output_text import output_text
 from agent.record_budget import RUN_COST_MAX, line_around
@@ -1959,7 +1959,7 @@ def _part_watch(launch: Launch, capped_memory: bool, watch: TmpfsWatch | None, p
     room = functools.partial(cgroups.memory_room, cgroups.memory_cgroups())
     if watch is None:
         return PartWatch(part, _oom_kills, room=room)
-    return PartWatch(part, _oom_kills, lambda: watch.used()[0], lambda: os.fstat(watch.fd()).st_dev, room)
+    return PartWatch(part, _oom_kills, lambda: tmpfs_held(*watch.used()), lambda: os.fstat(watch.fd()).st_dev, room)
 
 
 def _staged_and_spared(stage: Callable[[int], None], spare: Callable[[int, int], str] | None, pid1: int) -> None:

@@ -243,6 +243,27 @@ def test_a_watch_counts_files_held_in_the_sandboxs_own_tmp_and_shm():
     assert own_tmpfs_used(os.getpid()) == 0  # the host's own /tmp is not a sandbox's
 
 
+# Round 30 r30s-1: empty files (no byte to ``statvfs``) in the sandbox's /tmp and /dev/shm: each
+# name's inode and dentry counted (``tmpfs_held``).
+_TMPFS_NAMES = """
+import os, time
+for top, count in (("/tmp", 6000), ("/dev/shm", 2000)):
+    for i in range(count):
+        os.close(os.open(os.path.join(top, "%06d" % i), os.O_CREAT | os.O_WRONLY, 0o600))
+print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_watch_counts_the_names_of_the_sandboxs_own_tmp_and_shm():
+    from agent.memory_part import _TMPFS_INODE, own_tmpfs_used, tmpfs_held
+
+    assert tmpfs_held(4096, 10) == 4096 + 10 * _TMPFS_INODE
+    with _with_own_tmpfs(_TMPFS_NAMES) as pid:
+        # 8,000 names (and each tmpfs's root): no byte, ~7.5 MB of inodes and dentries
+        assert 8000 * _TMPFS_INODE <= own_tmpfs_used(pid) < 8010 * _TMPFS_INODE
+
+
 # Round 27 r27s-2: 40 epolls each watching 500 pipe ends (20,000 watches, ~2.5 MB of epitems
 # mapped by no one), shared with a forked child (one copy in the kernel: counted once).
 _EPOLLS = """

@@ -3,9 +3,11 @@ its sender, in no descriptor table) is counted as a held descriptor's is (round 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from agent.memory_part import _OPEN_FILE, _SOCKET_OBJECTS, sandbox_held
+from agent.memory_part import _OPEN_FILE, _SOCKET_OBJECTS, sandbox_held, sandbox_held_apart
 from tests.agent.test_memory_part import _running
 
 # 40 epolls each watching 500 pipe ends (20,000 watches), sent over a socket (a datagram socket's
@@ -65,3 +67,16 @@ def test_a_chain_of_sockets_in_flight_is_walked_to_its_end():
         alone = sandbox_held(pid)
     # 600 sockets in flight, each a socket's objects and an open file
     assert chained.files - alone.files == 600 * (_SOCKET_OBJECTS + _OPEN_FILE)
+
+
+def test_the_watch_counts_descriptors_in_flight_apart_from_its_own_process():
+    # The same figures as a walk in this process, through copies taken into a child of its own
+    # (round 30 r30s-5..7): this process holds none of them, during the look or after.
+    script = _IN_FLIGHT.replace("KIND", "SOCK_DGRAM").replace("SEND", "True")
+    before = set(os.listdir("/proc/self/fd"))
+    with _running(script) as pid:
+        apart = sandbox_held_apart(pid)
+        here = sandbox_held(pid)
+    assert apart.pipes == here.pipes >= 20_000 * 128 + 40 * 256
+    assert apart.files == here.files
+    assert set(os.listdir("/proc/self/fd")) == before

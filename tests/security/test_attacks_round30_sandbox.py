@@ -67,9 +67,6 @@ def test_r30s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _NAMES_HOG.replace("AS_NAMES", "False"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30s-1 a normal user's tmpfs names (empty files) past its part are the machine's"
-)
 def test_r30s_1_empty_files_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _NAMES_HOG.replace("AS_NAMES", "True"))
 
@@ -423,9 +420,6 @@ def test_r30s_6_control_without_linger_the_run_returns(user_dir):
     assert said[-1].startswith("RETURNED"), said
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r30s-6 the part watch's close of a peeked lingering socket blocks the run for good"
-)
 def test_r30s_6_a_lingering_socket_in_flight_never_blocks_the_run(user_dir):
     said = _run_returned(user_dir, True)
     assert said[-1].startswith("RETURNED"), f"run_command_full had not returned 25 s after a 15 s timeout: {said}"
