@@ -308,10 +308,6 @@ def test_r30s_5_control_descriptors_kept_never_run_repo_agent_out(user_dir):
     assert refused == 0 and most < 128, said[-3:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r30s-5 the part watch's peeks install a sandbox's descriptors in flight: repo-agent EMFILE",
-)
 def test_r30s_5_descriptors_in_flight_never_run_repo_agent_out(user_dir):
     refused, most, said = _pipes_refused(user_dir, True)
     assert refused == 0 and most < 512, (
@@ -476,10 +472,6 @@ def test_r30s_7_control_a_chain_of_one_is_judged(user_dir):
     assert said[-2:-1] and said[-2].startswith("RETURNED"), said[-4:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: r30s-7 the part watch takes 4 MB for each socket of a chain in flight: repo-agent OOM-killed",
-)
 def test_r30s_7_repo_agent_outlives_a_chain_of_sockets_in_flight(user_dir):
     said = _repo_agent_said(user_dir, 300)
     assert said[-2:-1] and said[-2].startswith(("RETURNED", "RAISED")), f"repo-agent itself ended: {said[-3:]}"

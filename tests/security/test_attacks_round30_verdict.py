@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from agent.final_verdict import final_test_run
 from agent.rejudge import apply_patch
 from agent.suites.loading import load_suite
