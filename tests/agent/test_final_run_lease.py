@@ -56,6 +56,8 @@ def leases(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("REPO_AGENT_UID_LEASE_DIR", str(d))
     monkeypatch.setenv("REPO_AGENT_SUBUID_LEASE_DIR", str(d))
     monkeypatch.setattr("agent.uid_lease.LEASE_DIR", d)
+    # The real place (the uid leases' directory), not the test process's own (tests/conftest.py).
+    monkeypatch.delenv(final_run_lease.PLACE_ENV, raising=False)
     return d
 
 
