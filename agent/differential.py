@@ -790,11 +790,32 @@ def call_tolerance(target: DifferentialTarget, args: list, tol: float) -> Tolera
     (an epsilon, as pytest.approx(abs=epsilon) reads it)."""
     k = target.tolerance_arg
     if k is None or target.script or not -len(args) <= k < len(args):
-        return Tolerance(tol, tol)
+        return Tolerance(tol, _absolute(args, tol))
     eps = args[k]
     if type(eps) in (int, float) and math.isfinite(eps):
         return Tolerance(tol, max(tol, abs(float(eps))))
-    return Tolerance(tol, tol)
+    return Tolerance(tol, _absolute(args, tol))
+
+
+def _absolute(args: list, tol: float) -> float:
+    """The absolute tolerance of a call whose numbers are all small: the task's, scaled to the
+    largest of them (round 31 r27v-4: a moving_average rounding to 9 places answered 0.0 for
+    averages of 1e-12, and the task's 1e-9 said 0.0 is close to 1e-12). Any answer of such
+    small numbers is lost under a fixed absolute tolerance: an honest float's error scales
+    with its inputs, a rounding to fixed places does not. A call holding a float of 1 or
+    more, or none, keeps the task's. Its ints are not read: a count beside the floats (a
+    window, a k-th) scales no answer."""
+    largest, nodes, stack = 0.0, 0, list(args)
+    while stack and nodes < 100_000:
+        nodes += 1
+        v = stack.pop()
+        if type(v) is float:
+            if abs(v) >= 1 or not math.isfinite(v):
+                return tol
+            largest = max(largest, abs(v))
+        elif type(v) is list or type(v) is tuple:
+            stack.extend(v)
+    return tol * largest if largest > 0 else tol
 
 
 def compare(

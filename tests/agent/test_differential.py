@@ -462,6 +462,22 @@ def test_exact_numbers_travel_tagged_by_their_class():
         runner._encode(Always(1, 2))
 
 
+def test_the_absolute_tolerance_scales_with_a_calls_small_floats():
+    """Round 31 r27v-4: a call whose floats are all below 1 gets the task's absolute tolerance
+    scaled to its largest (0.0 is not close to 1e-12); a float of 1 or more, or none, keeps
+    the task's; ints (a window's size) are not read."""
+    from agent.differential import call_tolerance
+
+    t = DifferentialTarget(module="m", function="f", inputs=[])
+    assert call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9).abs == pytest.approx(4e-21)
+    assert not same_value(3e-12, 0.0, call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9))
+    assert same_value(3e-12, 3e-12 * (1 + 1e-12), call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9))
+    assert call_tolerance(t, [[2e-12, 1.5], 2], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[2, 4], 2], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[0.0], 10**400], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[float("nan"), 1e-3]], 1e-9).abs == 1e-9
+
+
 def test_a_counter_stands_for_a_dict_never_a_dict_for_a_counter():
     """Round 23 r23v-14: a plain dict where the reference returns a Counter (a caller's
     ``most_common`` raises AttributeError) differs; a Counter for the reference's dict agrees
