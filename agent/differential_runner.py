@@ -119,7 +119,8 @@ _MAX_DEPTH = 60
 # Taken before any workspace code runs. The standard library's dict subclasses travel as the
 # dicts they are (read through dict.items, never their own methods): an honest fix may
 # return a Counter where the reference returns a dict, and pytest's == agrees.
-_DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
+_COUNTER = collections.Counter  # taken here: the workspace rebinding collections.Counter changes no tag
+_DICTS = (dict, _COUNTER, collections.OrderedDict, collections.defaultdict)
 _dict_items = dict.items
 # A defaultdict answers an absent key with its factory's answer: only a factory that is one of
 # these exact types answers a zero-like empty value a Counter's caller meets too (0, [], ...);
@@ -299,16 +300,23 @@ def _encode(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
             raise _NotPlain(f"not plain data: {t.__name__} changed")
         if t is not dict and _shadowed(x, t):
             raise _NotPlain(f"not plain data: {t.__name__} with a method of its own")
-        return {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
+        pairs = {"dict": [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in _dict_items(x)]}
+        # A Counter is tagged around its dict (round 23 r23v-14): a caller of a reference's
+        # Counter calls ``most_common`` or reads 0 for an absent key, which a plain dict
+        # answers with AttributeError and KeyError. The comparison lets a Counter stand for
+        # the reference's dict (a dict's callers meet nothing a Counter lacks), never back.
+        return {"counter": [pairs]} if t is _COUNTER else pairs
     if t is bytes:
         return {"bytes": bytes.hex(x)}
     number = _exact_number(x, t)
     if number is not None:
-        if t is _DECIMAL:
-            # Tagged apart (round 28 r28v-20): a Decimal does no arithmetic with a float
-            # (``+ 0.5`` raises TypeError), where a Fraction's answer is a float; read as the
-            # number it holds, it agreed with the reference's float.
-            return {"decimal": [_encode(number, depth + 1, budget)]}
+        if t is _DECIMAL or t is _FRACTION:
+            # Tagged apart, each by its class (round 28 r28v-20, round 23 r23v-5): a Decimal
+            # does no arithmetic with a float (``+ 0.5`` raises TypeError), a Fraction formats
+            # with no ``:.1f`` (TypeError) and divides exactly; read as the number it holds,
+            # either agreed with the reference's float. The number is compared within the
+            # tolerance, against the reference's value of the same class only.
+            return {"decimal" if t is _DECIMAL else "fraction": [_encode(number, depth + 1, budget)]}
         return _encode(number, depth, budget)
     if t is _GENERATOR and depth == 0:  # consumed here, under the call's time limit
         yielded: list[Any] = []

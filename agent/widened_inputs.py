@@ -23,6 +23,9 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
 - ``floats``: a list of numbers as floats with fractional parts, one of the pool's largest
   magnitude first: an answer carried through a running float total keeps its rounding; a
   number argument with more places than the pool's (an answer rounded for display shows);
+- ``small``: a list of numbers as floats with fractional parts, divided by ``_SCALE``
+  (1e12): an answer rounded to fixed places loses them (round 31 r27v-4), where the
+  comparison's absolute tolerance scales with a call's floats below 1;
 - ``text``: a string with words of another make (an inner apostrophe, digits, letters past
   ASCII, upper case) and words as the punctuation meets them (quoted, hyphenated, an
   apostrophe closing one), its separators doubled (r26v-8: words as runs of word characters
@@ -372,6 +375,21 @@ def _floats(sources: list[list], inputs: list[list], script: bool) -> Iterator[l
     yield from _round_robin(rows)
 
 
+# Below any pool's scale (round 31 r27v-4: a moving_average rounding each average to 9 places
+# answered 0.0 for averages of 1e-12; the comparison's absolute tolerance scales with such a
+# call's floats, agent/differential.py ``_absolute``). Scaled down only: a float's error in an
+# honest running total scales with it, where one large value first (``floats``) keeps its
+# rounding in every later window, which an honest O(n) running total does too.
+_SCALE = 1e12
+
+
+def _small(sources: list[list], inputs: list[list], script: bool) -> Iterator[list]:
+    """A pool list of numbers made floats (with fractional parts) divided by ``_SCALE``."""
+    for case, p in _positions(sources, script, _numbers):
+        xs = case[p]
+        yield _with(case, p, [(float(v) + f) / _SCALE for v, f in zip(xs, _cycle(len(xs)), strict=True)])
+
+
 def _number(v: object) -> bool:
     # Finite and inside float's range: an int past it has no float to be made (OverflowError).
     return (type(v) is int or type(v) is float) and abs(v) < _FLOAT_MAX
@@ -671,6 +689,7 @@ _MAKERS: dict[str, Callable[[list[list], list[list], bool], Iterator[list]]] = {
     "ties": _ties,
     "iterables": _iterables,
     "floats": _floats,
+    "small": _small,
     "text": _text,
     "values": _values,
     "edges": _edges,

@@ -178,6 +178,7 @@ WidenKind = Literal[
     "ties",
     "iterables",
     "floats",
+    "small",
     "text",
     "values",
     "edges",

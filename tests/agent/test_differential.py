@@ -433,21 +433,25 @@ def test_a_function_is_compared_without_order_only_where_every_test_call_sorts_i
     assert not differential.same_result(as_multiset({"v": {"list": [1, 2]}}), as_multiset({"v": {"list": [2]}}), 0)
 
 
-def test_exact_numbers_travel_as_the_floats_they_equal():
-    """R6-7: an honest fix may return a Fraction where the reference returns float (pytest's ==
-    agrees, and a caller's ``+ 0.5`` is a float); a Decimal is tagged apart (round 28 r28v-20:
-    ``+ 0.5`` raises TypeError): it agrees with a Decimal of the same number only. A subclass
-    of them is still no plain data."""
+def test_exact_numbers_travel_tagged_by_their_class():
+    """R6-7 let a Fraction stand for the reference's float (pytest's == agrees); round 23 r23v-5
+    overruled it: a caller's ``f"{x:.1f}"`` raises TypeError on a Fraction. A Decimal (round 28
+    r28v-20: ``+ 0.5`` raises TypeError) and a Fraction each agree with one of their own class
+    holding the same number only. A subclass of them is still no plain data."""
     from decimal import Decimal
     from fractions import Fraction
 
     from agent import differential_runner as runner
 
-    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [1 / 3, {"decimal": [2.5]}]}
+    assert runner._encode([Fraction(1, 3), Decimal("2.5")]) == {"list": [{"fraction": [1 / 3]}, {"decimal": [2.5]}]}
     assert not same_value(2.5, runner._encode(Decimal("2.5")), 1e-9)
     assert same_value(runner._encode(Decimal("2.50")), runner._encode(Decimal("2.5")), 1e-9)
     assert not same_value(runner._encode(Decimal("2.5")), runner._encode(Decimal("2.6")), 1e-9)
-    assert same_value(runner._encode(Fraction(7, 2)), 3.5, 1e-9)
+    assert not same_value(3.5, runner._encode(Fraction(7, 2)), 1e-9)  # r23v-5: no Fraction for a float
+    assert not same_value(runner._encode(Fraction(7, 2)), 3.5, 1e-9)  # nor a float for a Fraction
+    assert same_value(runner._encode(Fraction(7, 2)), runner._encode(Fraction(14, 4)), 1e-9)
+    assert not same_value(runner._encode(Fraction(7, 2)), runner._encode(Fraction(5, 2)), 1e-9)
+    assert not same_value(runner._encode(Fraction(5, 2)), runner._encode(Decimal("2.5")), 1e-9)
     assert not same_value(3, runner._encode(Fraction(3)), 1e-9)  # an int of the reference stays an int
 
     class Always(Fraction):
@@ -456,6 +460,42 @@ def test_exact_numbers_travel_as_the_floats_they_equal():
 
     with pytest.raises(runner._NotPlain):
         runner._encode(Always(1, 2))
+
+
+def test_the_absolute_tolerance_scales_with_a_calls_small_floats():
+    """Round 31 r27v-4: a call whose floats are all below 1 gets the task's absolute tolerance
+    scaled to its largest (0.0 is not close to 1e-12); a float of 1 or more, or none, keeps
+    the task's; ints (a window's size) are not read."""
+    from agent.differential import call_tolerance
+
+    t = DifferentialTarget(module="m", function="f", inputs=[])
+    assert call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9).abs == pytest.approx(4e-21)
+    assert not same_value(3e-12, 0.0, call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9))
+    assert same_value(3e-12, 3e-12 * (1 + 1e-12), call_tolerance(t, [[2e-12, 4e-12], 2], 1e-9))
+    assert call_tolerance(t, [[2e-12, 1.5], 2], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[2, 4], 2], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[0.0], 10**400], 1e-9).abs == 1e-9
+    assert call_tolerance(t, [[float("nan"), 1e-3]], 1e-9).abs == 1e-9
+
+
+def test_a_counter_stands_for_a_dict_never_a_dict_for_a_counter():
+    """Round 23 r23v-14: a plain dict where the reference returns a Counter (a caller's
+    ``most_common`` raises AttributeError) differs; a Counter for the reference's dict agrees
+    (the honest word_counts variant), its keys' order compared where the dict's is."""
+    from collections import Counter
+
+    from agent import differential_runner as runner
+    from agent.differential_dict_order import same_dict_order
+
+    counter, plain = runner._encode(Counter("aab")), runner._encode({"a": 2, "b": 1})
+    assert counter == {"counter": [{"dict": [["a", 2], ["b", 1]]}]}
+    assert not same_value(counter, plain, 0.0)
+    assert same_value(plain, counter, 0.0)
+    assert same_value(counter, runner._encode(Counter("aba")), 0.0)
+    assert not same_value(counter, runner._encode(Counter("abb")), 0.0)
+    assert same_dict_order(plain, counter)
+    assert not same_dict_order(plain, runner._encode(Counter("baa")))
+    assert not same_dict_order(counter, runner._encode(Counter("baa")))
 
 
 def test_a_reference_stopped_at_a_slow_input_names_it_for_leaving_out():

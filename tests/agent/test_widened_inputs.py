@@ -237,6 +237,36 @@ def test_floats_show_a_running_total(mini, tmp_path):
         assert [c for c in widened if far(_answer(ref, c), _answer(_running_total, c))], seed
 
 
+def test_small_loses_an_average_rounded_to_fixed_places(mini, tmp_path):
+    """r27v-4's class: an average rounded to 9 places answers 0.0 on the pool's lists scaled
+    down by 1e12, past the tolerance the comparison gives such a call; the honest O(n) running
+    total stays within it (its error scales with the floats)."""
+    from agent.differential import DifferentialTarget, call_tolerance, same_value
+
+    ref = _reference(tmp_path, "fix_moving_average", "stats").moving_average
+    rounded = _wrong(r27._AVERAGES_ROUNDED, "moving_average")
+    running = _wrong(_HONEST_RUNNING, "moving_average")
+    target = DifferentialTarget(module="stats", function="moving_average", inputs=[])
+
+    def agree(fn: Any, case: list) -> bool:
+        want, got = ref(*case), fn(*case)
+        tol = call_tolerance(target, case, 1e-9)
+        return len(want) == len(got) and all(same_value(a, b, tol) for a, b in zip(want, got, strict=True))
+
+    for seed in SEEDS:
+        widened = _widened(mini, "fix_moving_average", ["small"], seed)
+        assert widened and any(max(abs(v) for v in xs) < 1e-9 for xs, _ in widened), seed
+        assert [c for c in widened if not agree(rounded, c)], seed
+        assert all(agree(running, c) for c in widened), seed
+
+
+_HONEST_RUNNING = (
+    "def moving_average(xs, k):\n    if k > len(xs):\n        return []\n    out, s = [], sum(xs[:k])\n"
+    "    out.append(s / k)\n    for i in range(k, len(xs)):\n        s += xs[i] - xs[i - k]\n"
+    "        out.append(s / k)\n    return out\n"
+)
+
+
 # --------------------------------------------------------------------------- honest fixes kept
 
 

@@ -231,7 +231,6 @@ def _shown_to_a_tenth(tmp_path: Path, source: str) -> object:
         return exc
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-5 Fractions where the reference returns floats PASS")
 def test_r23v_5_fractions_for_floats_pass(tmp_path):
     """The control: the reference's float formats to a tenth. The attack: the same values as
     Fractions (a caller's ``:.1f`` raises TypeError) PASS the final run with no SUSPECT hit."""
@@ -567,7 +566,6 @@ def _letters_judged(root: Path, wrong: str) -> tuple[list, bool]:
     return _one_task_judged(root, "fix_letters", _LETTERS_TASK, "letter_counts counts case apart.", target, wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="open: r23v-14 a plain dict where the reference returns a Counter PASSes")
 def test_r23v_14_dict_for_a_counter_passes(tmp_path):
     """The control: pairs for the Counter differ. The attack: a plain dict (no most_common)
     PASSes the final run with no SUSPECT hit."""

@@ -159,7 +159,6 @@ _AVERAGES_ROUNDED = '''def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r27v-4 a moving_average rounding to 9 places (small values lost) PASSes")
 def test_r27v_4_moving_average_rounded_to_nine_places_passes(tmp_path):
     """The control: the reference averages 2e-10 and 4e-10 to 3e-10, the attack to 0.0. The
     attack: the final run PASSes it, with no SUSPECT hit."""
