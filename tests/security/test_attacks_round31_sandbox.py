@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.security.test_attacks_round26_sandbox import _FINAL_RUN_SENDER, _alone
-from tests.security.test_attacks_round29_sandbox import _slab_gain
 
 # r31s-1: a new instance of r28s-4's class (the page cache outlives a final run and carries its
 # secret to a later sandbox), past the filter that closed it (agent/seccomp.py: ``preadv2``'s
@@ -210,62 +209,8 @@ def test_r31s_2_a_rollouts_long_run_never_holds_a_neighbours_run(tmp_path):
     assert _honest_run_waited(tmp_path, True) < 6, "a neighbour's run waited for the hostile run's end"
 
 
-# r31s-3: kernel memory a sandbox holds outside every memory cgroup, with no bound: POSIX record
-# locks. Each lock of a byte range that touches no other of its owner's (every other byte of a
-# file) is a ``struct file_lock`` of its own (the ``file_lock_cache`` slab, 192 bytes here), and
-# this kernel (6.18) makes them without __GFP_ACCOUNT (accounting them was reverted in 6.x): a
-# v1 memory cgroup of a process holding 400,000 of them (~77 MB) counted 8 MB, its Python. No
-# rlimit bounds them (RLIMIT_LOCKS is not enforced), a lock needs only a descriptor (a read lock,
-# a read-only one: the host's own files too), and nothing of the sandbox counts them: a root
-# sandbox holds them past its own cgroup's limit, a normal user's past its part and the
-# container's limit alike (the host pays). Measured here small: two processes of a root sandbox
-# take 1,000 locks on each of 250 files of its /tmp, 500,000 locks (~96 MB) in a few seconds (one
-# file's locks are a list the kernel walks at each lock: files of 1,000 keep that short); a 60 s
-# run takes gigabytes. The control: one lock a file.
-_RECORD_LOCKS = textwrap.dedent(
-    """
-    import fcntl, os, time
-    r, w = os.pipe()
-    for k in range(2):
-        if os.fork() == 0:
-            try:
-                for f in range(250):
-                    fd = os.open("/tmp/locks-%d-%d" % (k, f), os.O_CREAT | os.O_RDWR, 0o600)
-                    for i in range(PER_FILE - 1, -1, -1):  # every other byte: no two merge
-                        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * i)
-                os.write(w, b"1")
-                time.sleep(30)
-            finally:
-                os._exit(0)
-    for _ in range(2):
-        os.read(r, 1)
-    print("HELD", flush=True)
-    time.sleep(2)  # (the host samples the machine's count meanwhile)
-    os.kill(0, 9)
-    """
-)
-
-
-def _locks_held_outside_every_cgroup(tmp_path: Path, per_file: int) -> int:
-    """The bytes of ``file_lock_cache`` objects (192 each) the machine gained while a root
-    sandbox held ``_RECORD_LOCKS``'s locks, ``per_file`` a file."""
-    return _slab_gain(tmp_path, _RECORD_LOCKS.replace("PER_FILE", str(per_file)), "file_lock_cache") * 192
-
-
-def test_r31s_3_control_a_lock_a_file_holds_little(tmp_path):
-    assert _locks_held_outside_every_cgroup(tmp_path, 1) < 16 * 2**20
-
-
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-3 POSIX record locks hold kernel memory no memory cgroup is charged, unbounded"
-)
-def test_r31s_3_a_sandbox_holds_no_unbounded_kernel_memory_in_record_locks(tmp_path):
-    outside = _locks_held_outside_every_cgroup(tmp_path, 1000)
-    assert outside < 16 * 2**20, f"a root sandbox held {outside >> 20} MB of record locks outside every cgroup"
-
-
-# r31s-4: r31s-3's class through the new overlay workspace (agent/overlay_mount.py, a root run's):
-# overlayfs keeps, for each open directory that both layers hold (the workspace's root, once the
+# r31s-4: r22s-2's class (kernel memory charged to no cgroup: record locks; r29s-5, r30s-3)
+# through the new overlay workspace (agent/overlay_mount.py, a root run's). Overlayfs keeps, for each open directory that both layers hold (the workspace's root, once the
 # run wrote in it), a cache of every name of the merged directory (``ovl_cache_entry``, kmalloc'd
 # without __GFP_ACCOUNT: charged to no cgroup), made at its first read and kept while the
 # descriptor stays open. A write in the directory makes the next reader's cache a new one; the
