@@ -284,3 +284,95 @@ def test_r31s_4_a_root_sandbox_holds_no_overlay_caches_outside_its_cgroup(tmp_pa
     assert outside < 64 * 2**20, (
         f"a root sandbox held {outside >> 20} MB of overlay directory caches outside every cgroup"
     )
+
+
+# r31s-5: r30s-4's channel (two sandboxes at once, through the machine's counters) past the
+# final run's lease (agent/final_run_lease.py), between repo-agent as root and repo-agent as a
+# normal user on one machine (as this one runs both). The lease is per user: a root final run
+# holds back root's sandboxes only, and a normal user's sandbox running meanwhile reads its
+# secret as r30s-4's neighbour did (mlock/munlock bursts moving /proc/vmstat's
+# ``unevictable_pgs_mlocked``, the machine's). The suites are the same for both users, so what a
+# root final run of fix_gcd holds (its revealed tests, its held-out inputs) reaches a normal
+# user's rollout of fix_gcd. Root's final run here holds its lease at its real place (not the
+# test process's own, tests/conftest.py). The control: no final run meanwhile.
+def _read_by_another_users_sandbox(tmp_path: Path, user_dir: Path, sender: bool, attempt: int = 0) -> tuple[str, str]:
+    """A secret (hex of its text) and what a normal user's sandbox (nobody's repo-agent) running
+    r30s-4's receiver printed, with root's real final run of mini-bugs' fix_gcd meanwhile
+    (``sender``), whose tests run r30s-4's sender over that secret."""
+    import threading
+    import time
+
+    from agent import final_run_lease
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+    from tests.security.conftest import give_to_nobody, run_as
+    from tests.security.test_attacks_round11 import _in_sandbox
+    from tests.security.test_attacks_round30_sandbox import _MLOCK_RECEIVER, _MLOCK_SENDER
+
+    secret = secrets.token_hex(16)
+    ws = user_dir / f"ws{attempt}"
+    ws.mkdir()
+    # (no host word that the sender is over: the receiver reads for 20 s at most)
+    receiver = _MLOCK_RECEIVER.replace("sys.argv[1]", "'/nonexistent'").replace("+ 30", "+ 20")
+    (ws / "run.py").write_text(receiver)
+    give_to_nobody(user_dir)
+    said: list = []
+    receive = threading.Thread(
+        target=lambda: said.append(run_as("nobody", [sys.executable, "-c", _in_sandbox(ws, "run.py")], timeout=120))
+    )
+    with _alone("lock-channel"):
+        receive.start()
+        if sender:
+            deadline = time.monotonic() + 60
+            while not _bwrap_naming(ws):  # the receiver's sandbox is starting
+                assert time.monotonic() < deadline and receive.is_alive(), "the receiver never started"
+                time.sleep(0.01)
+            suite = load_suite("mini-bugs")
+            before = os.environ.pop(final_run_lease.PLACE_ENV, None)
+            try:
+                with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / f"sender{attempt}") as sending:
+                    for rel, text in {
+                        "gcd.py": _FINAL_RUN_SENDER,
+                        "run.py": _MLOCK_SENDER,
+                        "secret.txt": secret,
+                    }.items():
+                        sending.resolve(rel).write_text(text)
+                    final_test_run(sending)
+            finally:
+                if before is not None:
+                    os.environ[final_run_lease.PLACE_ENV] = before
+        receive.join()
+    out = said[0].stdout
+    assert "READ" in out, (out[-300:], said[0].stderr[-300:])  # the receiver ran to its end
+    return secret.encode().hex(), out
+
+
+def _bwrap_naming(path: Path) -> bool:
+    """Whether a bwrap process names ``path`` in its command line."""
+    for pid in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"bwrap") and any(str(path).encode() in a for a in argv):
+            return True
+    return False
+
+
+def test_r31s_5_control_a_users_sandbox_alone_reads_no_secret(tmp_path, user_dir):
+    secret, said = _read_by_another_users_sandbox(tmp_path, user_dir, False)
+    assert secret not in said
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31s-5 a normal user's sandbox reads a root final run's secret: the lease is per user"
+)
+def test_r31s_5_another_users_sandbox_never_reads_a_final_runs_secret(tmp_path, user_dir):
+    read = False
+    for attempt in range(3):  # (a busy machine may start the two seconds apart: past the channel's timing)
+        secret, said = _read_by_another_users_sandbox(tmp_path, user_dir, True, attempt)
+        if secret in said:
+            read = True
+            break
+    assert not read, "a normal user's sandbox read root's final run's secret whole"
