@@ -376,3 +376,90 @@ def test_r31s_5_another_users_sandbox_never_reads_a_final_runs_secret(tmp_path, 
             read = True
             break
     assert not read, "a normal user's sandbox read root's final run's secret whole"
+
+
+# r31s-6: one rollout's final run holds every sandbox of the machine (its user's) for as long as
+# its code makes its judgement last: the final run's lease (agent/final_run_lease.py) is held for
+# the whole judgement, and the differential allows the rollout's calls 2 s each without a record
+# (``PER_CALL_S``), its process ``10 + timeout + 2 s x 2 x (inputs + targets)`` in all
+# (agent/differential.py ``judge``): a fix that answers each call in 1.9 s holds the machine for
+# tens of minutes (672 calls a final run, round 30's bench: ~21 min), where before the lease only
+# its own judgement was slow. Every other rollout's tool run and final run waits meanwhile, their
+# wall clocks running. Here a gcd answering its first 12 calls of the differential's process in
+# 1.8 s each (the tests' process at once) holds a neighbour's honest run (a Python that prints)
+# for ~20 s; the control (the same gcd answering at once) ~10 s at most.
+_SLOW_CALLS_GCD = textwrap.dedent(
+    """
+    import sys, time
+    _calls = [0]
+
+
+    def gcd(a, b):
+        if "pytest" not in sys.modules and _calls[0] < SLOW_CALLS:  # the differential's process
+            _calls[0] += 1
+            time.sleep(1.8)
+        while b:
+            a, b = b, a % b
+        return abs(a)
+    """
+)
+
+
+def _neighbour_held_by_a_final_run(tmp_path: Path, slow_calls: int) -> float:
+    """Seconds a neighbour's honest sandbox run took (from its call to its return), started once
+    a rollout's real final run (mini-bugs' fix_gcd, ``_SLOW_CALLS_GCD``) holds the machine."""
+    import fcntl
+    import threading
+    import time
+
+    from agent import final_run_lease
+    from agent.final_verdict import final_test_run
+    from agent.sandbox import run_command_full
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    honest = tmp_path / "honest"
+    honest.mkdir()
+    judged: list = []
+
+    def final_run() -> None:
+        with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "judged") as ws:
+            ws.resolve("gcd.py").write_text(_SLOW_CALLS_GCD.replace("SLOW_CALLS", str(slow_calls)))
+            judged.append(final_test_run(ws))
+
+    judging = threading.Thread(target=final_run)
+    judging.start()
+    final_run_lease.place().mkdir(mode=0o700, exist_ok=True)  # (the test process's own place, made at first use)
+    lease = os.open(final_run_lease.place() / "final-run.lease", os.O_RDONLY | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + 60
+    try:  # until the final run holds the machine
+        while True:
+            try:
+                fcntl.flock(lease, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                break
+            fcntl.flock(lease, fcntl.LOCK_UN)
+            assert time.monotonic() < deadline and judging.is_alive(), "the final run never held the machine"
+            time.sleep(0.01)
+    finally:
+        os.close(lease)
+    start = time.monotonic()
+    run = run_command_full([sys.executable, "-c", "print('ok')"], honest, timeout_s=30, sandbox="bwrap")
+    took = time.monotonic() - start
+    judging.join()
+    assert "ok" in run.output, run.output[-300:]
+    assert judged and judged[0][0].passed, judged  # (an honest gcd, slow or not: judged PASS)
+    return took
+
+
+def test_r31s_6_control_a_quick_final_run_holds_a_neighbour_briefly(tmp_path):
+    assert _neighbour_held_by_a_final_run(tmp_path, 0) < 14
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31s-6 a final run holds every sandbox of the machine as long as its calls take"
+)
+def test_r31s_6_a_slow_final_run_never_holds_a_neighbour_for_its_whole_length(tmp_path):
+    took = _neighbour_held_by_a_final_run(tmp_path, 12)
+    assert took < 14, f"a neighbour's run waited {took:.0f} s for another rollout's final run"
