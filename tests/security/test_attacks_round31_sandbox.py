@@ -463,3 +463,86 @@ def test_r31s_6_control_a_quick_final_run_holds_a_neighbour_briefly(tmp_path):
 def test_r31s_6_a_slow_final_run_never_holds_a_neighbour_for_its_whole_length(tmp_path):
     took = _neighbour_held_by_a_final_run(tmp_path, 12)
     assert took < 14, f"a neighbour's run waited {took:.0f} s for another rollout's final run"
+
+
+# r31s-7: r30s-4's counter past the final run's lease, across time instead of at once. The
+# lease keeps a sandbox from running *while* a final run runs, but /proc/vmstat's
+# ``unevictable_pgs_mlocked`` is a cumulative count (every page any process of the machine ever
+# locked; it moved by ~1 every 3 s here otherwise): a sandbox of another rollout reads it before
+# the final run and again after it (two tool runs: its workspace keeps the first figure), and
+# the difference is what the final run's code locked. 16 bits a final run (each value a burst of
+# 1 + value lock/unlock pairs of 16 pages, under a second; the machine's own few pages rounded
+# away), read whole. The control: no final run between the two reads.
+_MLOCKED_COUNT = """
+import ctypes, mmap, os, sys, time
+def counter():
+    with open("/proc/vmstat") as f:
+        for line in f:
+            if line.startswith("unevictable_pgs_mlocked "):
+                return int(line.split()[1])
+"""
+_MLOCK_COUNT_SENDER = _MLOCKED_COUNT + textwrap.dedent(
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    pages = mmap.mmap(-1, 65536)  # 16 pages: RLIMIT_MEMLOCK's 64 kB
+    at = ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(pages)))
+    for _ in range(1 + int(open("secret.txt").read()[:4], 16)):
+        libc.mlock(at, 65536)
+        libc.munlock(at, 65536)
+    """
+)
+_MLOCK_COUNT_READER = _MLOCKED_COUNT + textwrap.dedent(
+    """
+    if os.path.exists("before"):
+        moved = counter() - int(open("before").read())
+        print("READ %04x" % ((round(moved / 16) - 1) & 0xFFFF))
+    else:
+        open("before", "w").write(str(counter()))
+        print("NOTED")
+    """
+)
+
+
+def _read_across_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
+    """A 16-bit secret (4 hex digits) and what a root sandbox running ``_MLOCK_COUNT_READER``
+    printed the second time, run once before and once after a rollout's real final run
+    (mini-bugs' fix_gcd) whose tests ran ``_MLOCK_COUNT_SENDER`` over it (``sender``; else
+    nothing between the two)."""
+    from agent.final_verdict import final_test_run
+    from agent.sandbox import run_command_full
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    secret = secrets.token_hex(2)
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    (reader / "run.py").write_text(_MLOCK_COUNT_READER)
+    with _alone("lock-channel"):  # (r30s-4's tests lock pages too)
+        first = run_command_full([sys.executable, "run.py"], reader, timeout_s=60, sandbox="bwrap")
+        assert "NOTED" in first.output, first.output[-300:]
+        if sender:
+            suite = load_suite("mini-bugs")
+            with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
+                for rel, text in {
+                    "gcd.py": _FINAL_RUN_SENDER,
+                    "run.py": _MLOCK_COUNT_SENDER,
+                    "secret.txt": secret,
+                }.items():
+                    ws.resolve(rel).write_text(text)
+                final_test_run(ws)
+        second = run_command_full([sys.executable, "run.py"], reader, timeout_s=60, sandbox="bwrap")
+    assert "READ" in second.output, second.output[-300:]
+    return secret, second.output
+
+
+def test_r31s_7_control_nothing_between_the_reads_tells_no_secret(tmp_path):
+    secret, said = _read_across_a_final_run(tmp_path, False)
+    assert f"READ {secret}" not in said
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31s-7 a sandbox before and one after a final run read its secret off a cumulative count"
+)
+def test_r31s_7_sandboxes_around_a_final_run_never_read_its_secret(tmp_path):
+    secret, said = _read_across_a_final_run(tmp_path, True)
+    assert f"READ {secret}" not in said, "the final run's secret read across it"
