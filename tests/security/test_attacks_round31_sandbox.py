@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _FINAL_RUN_SENDER, _alone
-from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
 
 # r31s-1: a new instance of r28s-4's class (the page cache outlives a final run and carries its
 # secret to a later sandbox), past the filter that closed it (agent/seccomp.py: ``preadv2``'s
@@ -548,52 +546,3 @@ def test_r31s_7_control_nothing_between_the_reads_tells_no_secret(tmp_path):
 def test_r31s_7_sandboxes_around_a_final_run_never_read_its_secret(tmp_path):
     secret, said = _read_across_a_final_run(tmp_path, True)
     assert f"READ {secret}" not in said, "the final run's secret read across it"
-
-
-# r31s-8: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
-# r24s-2, r25s-1, r26s-1, r27s-1/2, r28s-5/6, r29s-2, r30s-1 (each a kind of memory the walk did
-# not count): memory the walk never reaches, held by processes that keep moving. The walk goes
-# down from the sandbox's pid 1, each process's children read when it is visited
-# (``_children``). Six processes of 40 MB each (bytes, what the watch counts) fork every few
-# milliseconds and let the parent exit: the child carries the pages on, and is pid 1's orphan by
-# the time the walk reaches its old pid (gone: 0) after reading pid 1's children long before.
-# In a 400 MB container (part: 168 MB) one process then grows until the OOM killer ends it, and
-# the ~240 MB of the six is unseen: the run is the machine's shortage (SandboxError, not
-# judged) where the same six holding still (the control) are the rollout's (judged): a wrong
-# fix's final run escapes its FAIL so.
-_HOPPERS = (
-    textwrap.dedent(
-        """
-    import os, time
-    mb = 2**20
-    for _ in range(6):
-        if os.fork() == 0:
-            try:
-                b = bytearray(40 * mb)
-                b[::4096] = b"x" * len(b[::4096])
-                while HOP:  # the parent leaves, the child carries the pages on
-                    try:
-                        if os.fork():
-                            os._exit(0)
-                    except OSError:
-                        pass
-                    time.sleep(0.003)
-                time.sleep(30)
-            finally:
-                os._exit(0)
-    time.sleep(1)
-    """
-    )
-    + _GROW_TO_THE_LIMIT
-)
-
-
-def test_r31s_8_control_processes_holding_still_past_the_part_are_the_rollouts(user_dir):
-    _judged_as_the_rollouts(user_dir, _HOPPERS.replace("HOP", "False"))
-
-
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-8 processes that keep forking away hold memory the part watch never reaches"
-)
-def test_r31s_8_moving_processes_past_the_part_are_the_rollouts(user_dir):
-    _judged_as_the_rollouts(user_dir, _HOPPERS.replace("HOP", "True"))
