@@ -119,8 +119,13 @@ def test_r31s_1_control_no_final_run_before_leaves_no_secret(tmp_path):
     strict=True, reason="open: r31s-1 a later sandbox reads a final run's secret by timing reads of the page cache"
 )
 def test_r31s_1_a_later_sandbox_never_reads_a_final_runs_secret_by_read_timing(tmp_path):
-    secret, said = _read_after_a_final_run(tmp_path, True)
-    assert secret not in said, "a sandbox after the final run read its secret whole"
+    read = False
+    for attempt in range(3):  # (under load a read may be slowed past the mark, or a page evicted: a spoiled try)
+        secret, said = _read_after_a_final_run(tmp_path / f"try{attempt}", True)
+        if secret in said:
+            read = True
+            break
+    assert not read, "a sandbox after the final run read its secret whole"
 
 
 # r31s-2: one rollout's sandbox holds every other rollout's sandbox for as long as it runs, through
@@ -515,7 +520,7 @@ def _read_across_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
 
     secret = secrets.token_hex(2)
     reader = tmp_path / "reader"
-    reader.mkdir()
+    reader.mkdir(parents=True)
     (reader / "run.py").write_text(_MLOCK_COUNT_READER)
     with _alone("lock-channel"):  # (r30s-4's tests lock pages too)
         first = run_command_full([sys.executable, "run.py"], reader, timeout_s=60, sandbox="bwrap")
@@ -544,5 +549,10 @@ def test_r31s_7_control_nothing_between_the_reads_tells_no_secret(tmp_path):
     strict=True, reason="open: r31s-7 a sandbox before and one after a final run read its secret off a cumulative count"
 )
 def test_r31s_7_sandboxes_around_a_final_run_never_read_its_secret(tmp_path):
-    secret, said = _read_across_a_final_run(tmp_path, True)
-    assert f"READ {secret}" not in said, "the final run's secret read across it"
+    read = False
+    for attempt in range(3):  # (another program locking pages meanwhile spoils a try)
+        secret, said = _read_across_a_final_run(tmp_path / f"try{attempt}", True)
+        if f"READ {secret}" in said:
+            read = True
+            break
+    assert not read, "the final run's secret read across it"
