@@ -134,22 +134,22 @@ def test_r31s_1_a_later_sandbox_never_reads_a_final_runs_secret_by_read_timing(t
 # every sandbox running: a rollout whose tool run takes its whole timeout (tests that sleep, a
 # loop; ~60 s a task) makes a neighbour's final run wait that long, and meanwhile every third
 # rollout's tool run waits at the gate too, its wall clock (``RolloutConfig.timeout_s``) running.
-# Here: a hostile run of 12 s; an honest neighbour's final run due 1 s into it (held for no time
+# Here: a hostile run of 16 s; an honest neighbour's final run due 1 s into it (held for no time
 # once it has the machine); a third rollout's honest run (a Python that prints and exits) started
-# while that final run waits: it returns only after the hostile run has ended, ~11 s later, where
+# while that final run waits: it returns only after the hostile run has ended, ~15 s later, where
 # alone beside the hostile run (the control: no final run due) it takes well under a second.
 _HOSTILE_RUN = textwrap.dedent(
     """
     import os, sys, time
     open(os.path.join(sys.argv[1], "started"), "w").close()
-    time.sleep(12)
+    time.sleep(16)
     """
 )
 
 
 def _honest_run_waited(tmp_path: Path, final_run_due: bool) -> float:
     """Seconds a third rollout's honest sandbox run took (from its call to its return), started
-    while a hostile neighbour's 12 s run runs and (``final_run_due``) another's final run waits."""
+    while a hostile neighbour's 16 s run runs and (``final_run_due``) another's final run waits."""
     import fcntl
     import threading
     import time
@@ -204,14 +204,14 @@ def _honest_run_waited(tmp_path: Path, final_run_due: bool) -> float:
 
 
 def test_r31s_2_control_a_hostile_run_alone_holds_no_neighbour(tmp_path):
-    assert _honest_run_waited(tmp_path, False) < 6
+    assert _honest_run_waited(tmp_path, False) < 10
 
 
 @pytest.mark.xfail(
     strict=True, reason="open: r31s-2 a rollout's long run holds every other rollout's run while a final run is due"
 )
 def test_r31s_2_a_rollouts_long_run_never_holds_a_neighbours_run(tmp_path):
-    assert _honest_run_waited(tmp_path, True) < 6, "a neighbour's run waited for the hostile run's end"
+    assert _honest_run_waited(tmp_path, True) < 10, "a neighbour's run waited for the hostile run's end"
 
 
 # r31s-4: r22s-2's class (kernel memory charged to no cgroup: record locks; r29s-5, r30s-3)
@@ -390,9 +390,9 @@ def test_r31s_5_another_users_sandbox_never_reads_a_final_runs_secret(tmp_path, 
 # (agent/differential.py ``judge``): a fix that answers each call in 1.9 s holds the machine for
 # tens of minutes (672 calls a final run, round 30's bench: ~21 min), where before the lease only
 # its own judgement was slow. Every other rollout's tool run and final run waits meanwhile, their
-# wall clocks running. Here a gcd answering its first 12 calls of the differential's process in
+# wall clocks running. Here a gcd answering its first 15 calls of the differential's process in
 # 1.8 s each (the tests' process at once) holds a neighbour's honest run (a Python that prints)
-# for ~20 s; the control (the same gcd answering at once) ~10 s at most.
+# for ~30 s; the control (the same gcd answering at once) ~10 s.
 _SLOW_CALLS_GCD = textwrap.dedent(
     """
     import sys, time
@@ -459,15 +459,15 @@ def _neighbour_held_by_a_final_run(tmp_path: Path, slow_calls: int) -> float:
 
 
 def test_r31s_6_control_a_quick_final_run_holds_a_neighbour_briefly(tmp_path):
-    assert _neighbour_held_by_a_final_run(tmp_path, 0) < 14
+    assert _neighbour_held_by_a_final_run(tmp_path, 0) < 20
 
 
 @pytest.mark.xfail(
     strict=True, reason="open: r31s-6 a final run holds every sandbox of the machine as long as its calls take"
 )
 def test_r31s_6_a_slow_final_run_never_holds_a_neighbour_for_its_whole_length(tmp_path):
-    took = _neighbour_held_by_a_final_run(tmp_path, 12)
-    assert took < 14, f"a neighbour's run waited {took:.0f} s for another rollout's final run"
+    took = _neighbour_held_by_a_final_run(tmp_path, 15)
+    assert took < 20, f"a neighbour's run waited {took:.0f} s for another rollout's final run"
 
 
 # r31s-7: r30s-4's counter past the final run's lease, across time instead of at once. The
