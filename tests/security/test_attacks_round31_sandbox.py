@@ -10,11 +10,13 @@ import os
 import secrets
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.security.test_attacks_round26_sandbox import _FINAL_RUN_SENDER, _alone
+from tests.security.test_attacks_round30_sandbox import _MLOCK_COUNTER
 
 # r31s-1: a new instance of r28s-4's class (the page cache outlives a final run and carries its
 # secret to a later sandbox), past the filter that closed it (agent/seccomp.py: ``preadv2``'s
@@ -182,18 +184,7 @@ def _honest_run_waited(tmp_path: Path, final_run_due: bool) -> float:
 
         threads.append(threading.Thread(target=final_run))
         threads[-1].start()
-        gate = os.open(final_run_lease.place() / "final-run.gate", os.O_RDONLY)
-        try:  # the final run waiting holds the gate
-            while True:
-                try:
-                    fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    break
-                fcntl.flock(gate, fcntl.LOCK_UN)
-                assert time.monotonic() < deadline, "the final run never waited"
-                time.sleep(0.01)
-        finally:
-            os.close(gate)
+        _until_held("final-run.gate", fcntl.LOCK_EX, threads[-1].is_alive)  # the final run waiting holds the gate
     start = time.monotonic()
     run = run_command_full([sys.executable, "-c", "print('ok')"], honest, timeout_s=30, sandbox="bwrap")
     took = time.monotonic() - start
@@ -201,6 +192,31 @@ def _honest_run_waited(tmp_path: Path, final_run_due: bool) -> float:
     for t in threads:
         t.join()
     return took
+
+
+def _until_held(name: str, lock: int, alive: Callable[[], bool]) -> None:
+    """Until this process cannot take ``lock`` (``fcntl.LOCK_EX`` or ``LOCK_SH``) on the final
+    run's lease file ``name`` (agent/final_run_lease.py): another holds it against that. ``alive``:
+    whether the one meant to hold it is still running."""
+    import fcntl
+    import time
+
+    from agent import final_run_lease
+
+    final_run_lease.place().mkdir(mode=0o700, exist_ok=True)  # (the test process's own place: made at first use)
+    fd = os.open(final_run_lease.place() / name, os.O_RDONLY | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, lock | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            assert time.monotonic() < deadline and alive(), f"{name} was never held"
+            time.sleep(0.01)
+    finally:
+        os.close(fd)
 
 
 def test_r31s_2_control_a_hostile_run_alone_holds_no_neighbour(tmp_path):
@@ -417,7 +433,6 @@ def _neighbour_held_by_a_final_run(tmp_path: Path, slow_calls: int) -> float:
     import threading
     import time
 
-    from agent import final_run_lease
     from agent.final_verdict import final_test_run
     from agent.sandbox import run_command_full
     from agent.suites.loading import load_suite
@@ -435,20 +450,7 @@ def _neighbour_held_by_a_final_run(tmp_path: Path, slow_calls: int) -> float:
 
     judging = threading.Thread(target=final_run)
     judging.start()
-    final_run_lease.place().mkdir(mode=0o700, exist_ok=True)  # (the test process's own place, made at first use)
-    lease = os.open(final_run_lease.place() / "final-run.lease", os.O_RDONLY | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + 60
-    try:  # until the final run holds the machine
-        while True:
-            try:
-                fcntl.flock(lease, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                break
-            fcntl.flock(lease, fcntl.LOCK_UN)
-            assert time.monotonic() < deadline and judging.is_alive(), "the final run never held the machine"
-            time.sleep(0.01)
-    finally:
-        os.close(lease)
+    _until_held("final-run.lease", fcntl.LOCK_SH, judging.is_alive)  # the final run holds the machine
     start = time.monotonic()
     run = run_command_full([sys.executable, "-c", "print('ok')"], honest, timeout_s=30, sandbox="bwrap")
     took = time.monotonic() - start
@@ -478,15 +480,7 @@ def test_r31s_6_a_slow_final_run_never_holds_a_neighbour_for_its_whole_length(tm
 # the difference is what the final run's code locked. 16 bits a final run (each value a burst of
 # 1 + value lock/unlock pairs of 16 pages, under a second; the machine's own few pages rounded
 # away), read whole. The control: no final run between the two reads.
-_MLOCKED_COUNT = """
-import ctypes, mmap, os, sys, time
-def counter():
-    with open("/proc/vmstat") as f:
-        for line in f:
-            if line.startswith("unevictable_pgs_mlocked "):
-                return int(line.split()[1])
-"""
-_MLOCK_COUNT_SENDER = _MLOCKED_COUNT + textwrap.dedent(
+_MLOCK_COUNT_SENDER = _MLOCK_COUNTER + textwrap.dedent(
     """
     libc = ctypes.CDLL(None, use_errno=True)
     pages = mmap.mmap(-1, 65536)  # 16 pages: RLIMIT_MEMLOCK's 64 kB
@@ -496,7 +490,7 @@ _MLOCK_COUNT_SENDER = _MLOCKED_COUNT + textwrap.dedent(
         libc.munlock(at, 65536)
     """
 )
-_MLOCK_COUNT_READER = _MLOCKED_COUNT + textwrap.dedent(
+_MLOCK_COUNT_READER = _MLOCK_COUNTER + textwrap.dedent(
     """
     if os.path.exists("before"):
         moved = counter() - int(open("before").read())
