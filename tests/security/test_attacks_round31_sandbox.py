@@ -84,14 +84,26 @@ def _cold(names: list[str]) -> None:
             os.close(fd)
 
 
+def _final_run_sending(root: Path, script: str, secret: str) -> None:
+    """A rollout's real final run (mini-bugs' fix_gcd, under ``root``) whose tests' process runs
+    ``script`` (``run.py``) over ``secret`` (``secret.txt``) in its workspace: what the revealed
+    hidden tests or the held-out inputs are to a final run's code."""
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    with Workspace.create(suite, suite.task("fix_gcd"), root) as ws:
+        for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": script, "secret.txt": secret}.items():
+            ws.resolve(rel).write_text(text)
+        final_test_run(ws)
+
+
 def _read_after_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
     """A secret (hex of its text) and what a root sandbox running ``_CACHE_RECEIVER`` printed,
     run after a rollout's real final run (mini-bugs' fix_gcd) whose tests ran ``_CACHE_SENDER``
     over that secret in its workspace (``sender``; else no final run before)."""
-    from agent.final_verdict import final_test_run
     from agent.sandbox import run_command_full
-    from agent.suites.loading import load_suite
-    from agent.workspace import Workspace
 
     scope: dict = {}
     exec(_CACHE_FILES, scope)  # the same files, as the host names them (the sandbox's /usr is the host's)
@@ -102,11 +114,7 @@ def _read_after_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
     with _alone("page-cache-timing"):
         _cold(scope["files"]())
         if sender:
-            suite = load_suite("mini-bugs")
-            with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
-                for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": _CACHE_SENDER, "secret.txt": secret}.items():
-                    ws.resolve(rel).write_text(text)
-                final_test_run(ws)
+            _final_run_sending(tmp_path / "sender", _CACHE_SENDER, secret)
         run = run_command_full([sys.executable, "run.py"], receiver, timeout_s=60, sandbox="bwrap")
     assert "READ" in run.output, run.output[-500:]  # the receiver ran to its end
     return secret.encode().hex(), run.output
@@ -324,9 +332,6 @@ def _read_by_another_users_sandbox(tmp_path: Path, user_dir: Path, sender: bool,
     import time
 
     from agent import final_run_lease
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.workspace import Workspace
     from tests.security.conftest import give_to_nobody, run_as
     from tests.security.test_attacks_round11 import _in_sandbox
     from tests.security.test_attacks_round30_sandbox import _MLOCK_RECEIVER, _MLOCK_SENDER
@@ -349,17 +354,9 @@ def _read_by_another_users_sandbox(tmp_path: Path, user_dir: Path, sender: bool,
             while not _bwrap_naming(ws):  # the receiver's sandbox is starting
                 assert time.monotonic() < deadline and receive.is_alive(), "the receiver never started"
                 time.sleep(0.01)
-            suite = load_suite("mini-bugs")
             before = os.environ.pop(final_run_lease.PLACE_ENV, None)
             try:
-                with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / f"sender{attempt}") as sending:
-                    for rel, text in {
-                        "gcd.py": _FINAL_RUN_SENDER,
-                        "run.py": _MLOCK_SENDER,
-                        "secret.txt": secret,
-                    }.items():
-                        sending.resolve(rel).write_text(text)
-                    final_test_run(sending)
+                _final_run_sending(tmp_path / f"sender{attempt}", _MLOCK_SENDER, secret)
             finally:
                 if before is not None:
                     os.environ[final_run_lease.PLACE_ENV] = before
@@ -507,10 +504,7 @@ def _read_across_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
     printed the second time, run once before and once after a rollout's real final run
     (mini-bugs' fix_gcd) whose tests ran ``_MLOCK_COUNT_SENDER`` over it (``sender``; else
     nothing between the two)."""
-    from agent.final_verdict import final_test_run
     from agent.sandbox import run_command_full
-    from agent.suites.loading import load_suite
-    from agent.workspace import Workspace
 
     secret = secrets.token_hex(2)
     reader = tmp_path / "reader"
@@ -520,15 +514,7 @@ def _read_across_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
         first = run_command_full([sys.executable, "run.py"], reader, timeout_s=60, sandbox="bwrap")
         assert "NOTED" in first.output, first.output[-300:]
         if sender:
-            suite = load_suite("mini-bugs")
-            with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
-                for rel, text in {
-                    "gcd.py": _FINAL_RUN_SENDER,
-                    "run.py": _MLOCK_COUNT_SENDER,
-                    "secret.txt": secret,
-                }.items():
-                    ws.resolve(rel).write_text(text)
-                final_test_run(ws)
+            _final_run_sending(tmp_path / "sender", _MLOCK_COUNT_SENDER, secret)
         second = run_command_full([sys.executable, "run.py"], reader, timeout_s=60, sandbox="bwrap")
     assert "READ" in second.output, second.output[-300:]
     return secret, second.output
