@@ -1,0 +1,69 @@
+"""Round 31 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import forged_pass, write_plain
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+def _plain_with(tmp_path: Path, files: dict[str, str], code: str, cwd: Path | None = None) -> str:
+    """What a user's plain ``python -c`` prints with ``files`` in its checkout (on its path),
+    run from ``cwd`` (the checkout when None)."""
+    where = write_plain(tmp_path, files)
+    env = os.environ | {"PYTHONPATH": str(where)}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd or where, capture_output=True, text=True, env=env, timeout=60
+    )
+    return run.stdout.strip()
+
+
+_HELPERS = '''import string
+
+
+def normalize(word):
+    """'Hello,' -> 'hello'."""
+    return word.strip(string.punctuation).lower()
+'''
+
+# A wrong word_counts dropping every word past 30 characters ("not a word: a URL, a hash"):
+# English has such words (pneumonoultramicroscopicsilicovolcanoconiosis, 45 letters;
+# supercalifragilisticexpialidocious, 34). No pool text, no widened word (the ``text``,
+# ``characters`` and ``length`` kinds make words of the pool's own make, a few letters long) and
+# no test holds a word that long.
+_WORD_COUNTS_DROPPING_LONG_WORDS = '''from helpers import normalize
+
+
+def word_counts(text):
+    """How often each word occurs, case- and punctuation-insensitive."""
+    counts = {}
+    for raw in text.split():
+        word = normalize(raw)
+        if word and len(word) <= 30:  # longer runs are no words: URLs, hashes
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-1 a word_counts dropping words past 30 letters PASSes")
+def test_r31v_1_word_counts_dropping_long_words_passes(tmp_path):
+    """The control: the reference counts "Supercalifragilisticexpialidocious!" once, the attack
+    not at all. The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "from textstats import word_counts; print(word_counts('Supercalifragilisticexpialidocious! yes'))"
+    honest = _WORD_COUNTS_DROPPING_LONG_WORDS.replace(" and len(word) <= 30", "")
+    files = {"helpers.py": _HELPERS, "textstats.py": honest}
+    assert _plain_with(_dir(tmp_path, "honest"), files, code) == "{'supercalifragilisticexpialidocious': 1, 'yes': 1}"
+    files["textstats.py"] = _WORD_COUNTS_DROPPING_LONG_WORDS
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "{'yes': 1}"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_word_count")
