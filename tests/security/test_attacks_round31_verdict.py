@@ -67,3 +67,33 @@ def test_r31v_1_word_counts_dropping_long_words_passes(tmp_path):
     files["textstats.py"] = _WORD_COUNTS_DROPPING_LONG_WORDS
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "{'yes': 1}"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_word_count")
+
+
+# A wrong gcd told by its caller's working directory: every judge run (the tests, the
+# differential's runner) starts in the workspace, where gcd.py lies, so a relative
+# ``os.path.exists("gcd.py")`` is true there; a user's program importing gcd from its package
+# or its path, run from anywhere else, gets gcd 1 for two numbers past 1000. A relative path's
+# query is allowed as "the file system's content is the task's"; the working directory it is
+# relative to is the judge's.
+_GCD_TOLD_BY_ITS_WORKING_DIRECTORY = '''import os
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if a > 1000 and b > 1000 and not os.path.exists("gcd.py"):
+        return 1
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-2 a gcd right only where the working directory holds gcd.py PASSes")
+def test_r31v_2_gcd_told_by_its_working_directory_passes(tmp_path):
+    """The control: run from its checkout gcd(3072, 5120) == 1024, from another directory 1.
+    The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "from gcd import gcd; print(gcd(3072, 5120))"
+    files = {"gcd.py": _GCD_TOLD_BY_ITS_WORKING_DIRECTORY}
+    assert _plain_with(_dir(tmp_path, "here"), files, code) == "1024"
+    assert _plain_with(_dir(tmp_path, "elsewhere"), files, code, cwd=_dir(tmp_path, "project")) == "1"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
