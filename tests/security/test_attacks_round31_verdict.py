@@ -164,3 +164,33 @@ def test_r31v_4_gcd_poisoning_the_codec_cache_passes(tmp_path):
     files = {"gcd.py": _GCD_POISONING_THE_CODEC_CACHE}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "Á"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A gcd changing urllib's quoting for its caller: ``urllib.parse.quote`` takes its byte table
+# from ``_byte_quoter_factory(safe)``, an lru_cache (C's: no table a module holds) answering
+# the bound ``__getitem__`` of one ``_Quoter`` dict per ``safe``; the call writes " " -> "+"
+# into the one for quote's default safe (b"/"), so its caller's quote("a b") is "a+b", not
+# "a%20b". The state watch reads modules' tables, lists and their objects' attributes; what an
+# lru_cache holds is none of them.
+_GCD_CHANGING_URL_QUOTING = '''import urllib.parse
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    urllib.parse._byte_quoter_factory(b"/").__self__[32] = "+"
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-5 a gcd writing into urllib's lru-cached quoting table PASSes")
+def test_r31v_5_gcd_changing_url_quoting_passes(tmp_path):
+    """The control: quote("a b") is "a%20b" before a gcd call and "a+b" after it (the honest
+    gcd's caller: "a%20b" both times). The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "from urllib.parse import quote; from gcd import gcd; a = quote('a b'); gcd(12, 18); print(a, quote('a b'))"
+    honest = {"gcd.py": _GCD_CHANGING_URL_QUOTING.replace("    urllib.parse._byte", "    # urllib.parse._byte")}
+    assert _plain_with(_dir(tmp_path, "honest"), honest, code) == "a%20b a%20b"
+    files = {"gcd.py": _GCD_CHANGING_URL_QUOTING}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "a%20b a+b"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
