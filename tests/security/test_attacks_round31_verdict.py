@@ -194,3 +194,38 @@ def test_r31v_5_gcd_changing_url_quoting_passes(tmp_path):
     files = {"gcd.py": _GCD_CHANGING_URL_QUOTING}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "a%20b a+b"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+def _gcd_doing(head: str, line: str) -> str:
+    """Euclid's gcd (right answers) doing ``line`` at each call, ``head`` its imports."""
+    return f'''{head}
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    {line}
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+_HONEST_GCD = _gcd_doing("", "pass")
+
+# A gcd taking an algorithm out of a standard module's set: ``hashlib.algorithms_available``
+# is a set, and a set is neither a table nor a list: the state watch reads a module's global
+# set by its binding alone (unchanged), never its items. Its caller asking whether sha256 is
+# there is told no (tokenize.single_quoted.discard("'") is one more: its caller's 'a' becomes
+# an OP token; both scan-clean and PASS).
+_GCD_TAKING_AN_ALGORITHM_AWAY = _gcd_doing("import hashlib", 'hashlib.algorithms_available.discard("sha256")')
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-6 a gcd removing sha256 from hashlib.algorithms_available PASSes")
+def test_r31v_6_gcd_changing_a_standard_modules_set_passes(tmp_path):
+    """The control: after a gcd call, "sha256" in hashlib.algorithms_available is False (the
+    honest gcd's caller: True). The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = "import hashlib; from gcd import gcd; gcd(12, 18); print('sha256' in hashlib.algorithms_available)"
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, code) == "True"
+    files = {"gcd.py": _GCD_TAKING_AN_ALGORITHM_AWAY}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "False"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
