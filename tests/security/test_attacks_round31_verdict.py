@@ -229,3 +229,28 @@ def test_r31v_6_gcd_changing_a_standard_modules_set_passes(tmp_path):
     files = {"gcd.py": _GCD_TAKING_AN_ALGORITHM_AWAY}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "False"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A gcd changing a functools.partial a standard module holds: email's encoded-word decoder
+# unquotes ``=XX`` through ``_q_byte_subber``, a partial (a C object: no instance dict the
+# state watch reads) of a compiled pattern's sub; the call gives it ``count=1`` among its
+# keywords, so its caller's "=?utf-8?q?caf=C3=A9?=" subject decodes as "caf\\ufffd=A9", not
+# "café".
+_GCD_CHANGING_A_STANDARD_PARTIAL = _gcd_doing(
+    "from email import _encoded_words", '_encoded_words._q_byte_subber.keywords["count"] = 1'
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-7 a gcd adding count=1 to email's q-decoding partial PASSes")
+def test_r31v_7_gcd_changing_a_standard_partial_passes(tmp_path):
+    """The control: after a gcd call, an encoded-word subject "café" reads "caf\\ufffd=A9" (the
+    honest gcd's caller: "café"). The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = (
+        "import email, email.policy; from gcd import gcd; gcd(12, 18);"
+        "m = email.message_from_string('Subject: =?utf-8?q?caf=C3=A9?=\\n\\n', policy=email.policy.default);"
+        "print(ascii(m['subject']))"
+    )
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, code) == "'caf\\xe9'"
+    files = {"gcd.py": _GCD_CHANGING_A_STANDARD_PARTIAL}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "'caf\\ufffd=A9'"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
