@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import forged_pass, write_plain
+from tests.security.conftest import forged_pass, scan_and_judge, write_plain
 
 
 def _dir(tmp_path: Path, name: str) -> Path:
@@ -282,3 +282,48 @@ def test_r31v_8_gcd_changing_a_table_two_objects_down_passes(tmp_path):
     files = {"gcd.py": _GCD_REMAPPING_A_MAIL_HEADER}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "False"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# An honest roman_to_int memoising the numerals it has read in a module-level dict, bounded by
+# clearing it once it holds 4,096 (so a long-running caller's memory stays flat): every answer
+# is the reference's, the memo only saves work. The SUSPECT scan's call-counter rule (round 30:
+# a module-level dict's length compared with a number) names it, so an honest fix is SUSPECT,
+# never a pass. The same fix with functools.lru_cache(maxsize=4096) is clean.
+_ROMAN_WITH_A_BOUNDED_MEMO = """VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+
+_memo = {}  # numerals read before; cleared when full, so it never grows past _MEMO_MAX
+_MEMO_MAX = 4096
+
+
+def roman_to_int(s):
+    \"\"\"'XIV' -> 14\"\"\"
+    if s in _memo:
+        return _memo[s]
+    total = 0
+    for i, ch in enumerate(s):
+        v = VALUES[ch]
+        if i + 1 < len(s) and v < VALUES[s[i + 1]]:
+            total -= v
+        else:
+            total += v
+    if len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+    _memo[s] = total
+    return total
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-9 an honest roman_to_int clearing its bounded memo is SUSPECT")
+def test_r31v_9_honest_roman_with_a_bounded_memo_is_suspect(tmp_path):
+    """The control: 5,000 different numerals read through the memo answer as without it (the
+    memo cleared once on the way). The attack: the honest fix is judged SUSPECT (or not PASS)."""
+    code = (
+        "from roman import roman_to_int; import itertools;"
+        "s = [''.join(p) for n in range(1, 7) for p in itertools.product('IVXLCDM', repeat=n)][:5000];"
+        "a = [roman_to_int(x) for x in s]; import roman; roman._memo.clear(); roman._MEMO_MAX = 10**9;"
+        "print(a == [roman_to_int(x) for x in s], len(s))"
+    )
+    files = {"roman.py": _ROMAN_WITH_A_BOUNDED_MEMO}
+    assert _plain_with(_dir(tmp_path, "plain"), files, code) == "True 5000"
+    hits, passed = scan_and_judge(_dir(tmp_path, "a"), files, "fix_roman")
+    assert not hits and passed
