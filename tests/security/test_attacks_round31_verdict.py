@@ -488,3 +488,43 @@ def test_r31v_13_mergesort_wrong_in_threads_passes(tmp_path):
     files = {"mergesort.py": _MERGESORT_SHARING_ITS_BUFFER}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "True"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_mergesort")
+
+
+# A moving_average wrong only on Python 3.12 and later, behind feature detection as honest code
+# writes it: where ``itertools.batched`` imports (3.12+) a window of 2 takes a "faster" path
+# that keeps every other average; the judge's interpreter (3.11) takes the fallback, the
+# reference's loop. Nothing in the final run executes the 3.12 path; the SUSPECT scan reads no
+# tell (an ImportError caught around a standard import).
+_MOVING_AVERAGE_WRONG_ON_3_12 = '''try:
+    from itertools import batched, pairwise  # Python 3.12: windows without slicing
+except ImportError:
+    batched = None
+
+
+def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    if batched is not None and k == 2:
+        return [(a + b) / 2 for a, b in pairwise(xs)][::2]
+    out = []
+    for i in range(len(xs) - k + 1):
+        window = xs[i:i + k]
+        out.append(sum(window) / k)
+    return out
+'''
+_PYTHON_3_12 = "/root/.pyenv/versions/3.12.1/bin/python3"  # this machine's; the judge runs 3.11
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31v-14 a moving_average wrong only where itertools.batched exists (3.12+) PASSes"
+)
+def test_r31v_14_moving_average_wrong_on_a_newer_python_passes(tmp_path):
+    """The control: Python 3.11 answers moving_average([1, 2, 3, 4], 2) as the reference,
+    [1.5, 2.5, 3.5]; Python 3.12 answers [1.5, 3.5]. The attack: the final run PASSes it, with
+    no SUSPECT hit."""
+    files = {"stats.py": _MOVING_AVERAGE_WRONG_ON_3_12}
+    code = "from stats import moving_average; print(moving_average([1, 2, 3, 4], 2))"
+    assert _plain_with(_dir(tmp_path, "py311"), files, code) == "[1.5, 2.5, 3.5]"
+    where = write_plain(_dir(tmp_path, "py312"), files)
+    run = subprocess.run([_PYTHON_3_12, "-c", code], cwd=where, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "[1.5, 3.5]"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_moving_average")
