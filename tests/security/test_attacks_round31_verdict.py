@@ -528,3 +528,24 @@ def test_r31v_14_moving_average_wrong_on_a_newer_python_passes(tmp_path):
     run = subprocess.run([_PYTHON_3_12, "-c", code], cwd=where, capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "[1.5, 3.5]"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_moving_average")
+
+
+# A gcd taking a wrong path where both arguments are one object: ``a is b`` holds for a caller's
+# gcd(n, n) (one name, one int object) and for two equal literals of one code object; the
+# differential's runner decodes each argument apart, so two equal ints past the small-int cache
+# are two objects (lists equal in an input are made one, ``aliased_inputs``; ints never), and
+# the tests' equal pair is 13 (cached: a <= 256).
+_GCD_WRONG_FOR_ONE_OBJECT_TWICE = _gcd_doing("", "if a is b and a > 256:  # one number given twice\n        return 1")
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31v-15 a gcd answering 1 for gcd(n, n) with one int object past 256 PASSes"
+)
+def test_r31v_15_gcd_wrong_for_one_object_twice_passes(tmp_path):
+    """The control: n = 1000; gcd(n, n) is 1 (the honest gcd: 1000). The attack: the final run
+    PASSes it, with no SUSPECT hit."""
+    code = "from gcd import gcd; n = int('1000'); print(gcd(n, n))"
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, code) == "1000"
+    files = {"gcd.py": _GCD_WRONG_FOR_ONE_OBJECT_TWICE}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "1"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
