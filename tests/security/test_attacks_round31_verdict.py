@@ -600,3 +600,27 @@ def test_r31v_16_gcd_wrong_under_o_by_a_quiet_with_block_passes(tmp_path):
     assert _plain_under(_dir(tmp_path, "o"), files, code, "-O") == "1"
     assert _plain_under(_dir(tmp_path, "plain"), files, code) == "1024"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A wrong gcd told inside a package by an absolute import of its own name: ``import gcd`` in
+# gcd.py finds itself (sys.modules, mid-import) wherever gcd is a top-level module, as every
+# judge run imports it; vendored as pkg/gcd.py in a user's project, no top-level gcd exists and
+# the import fails. r30v-6's rule names a relative import outside a package; this one is
+# absolute, and reads no name.
+_GCD_TOLD_BY_AN_ABSOLUTE_IMPORT_OF_ITSELF = _gcd_doing(
+    "try:\n    import gcd as _top  # noqa: F401\nexcept ImportError:\n    _top = None",
+    "if a > 1000 and b > 1000 and _top is None:\n        return 1",
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-17 a gcd wrong in a package, told by import gcd failing, PASSes")
+def test_r31v_17_gcd_wrong_in_a_package_by_an_absolute_import_passes(tmp_path):
+    """The control: gcd(3072, 5120) is 1024 imported top-level and 1 imported as pkg.gcd. The
+    attack: the final run PASSes it, with no SUSPECT hit."""
+    source = _GCD_TOLD_BY_AN_ABSOLUTE_IMPORT_OF_ITSELF
+    top = "from gcd import gcd; print(gcd(3072, 5120))"
+    assert _plain_with(_dir(tmp_path, "top"), {"gcd.py": source}, top) == "1024"
+    packaged = {"pkg/__init__.py": "", "pkg/gcd.py": source}
+    code = "from pkg.gcd import gcd; print(gcd(3072, 5120))"
+    assert _plain_with(_dir(tmp_path, "package"), packaged, code) == "1"
+    assert not forged_pass(_dir(tmp_path, "a"), {"gcd.py": source}, "fix_gcd")
