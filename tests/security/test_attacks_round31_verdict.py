@@ -681,3 +681,33 @@ def test_r31v_18_gcd_with_an_unreadable_wrong_accelerator_passes(tmp_path):
         )
         assert run.stdout.strip() == "1"
     assert hits or not live_pass
+
+
+# A flatten keeping lists past 100 levels whole ("no runaway recursion"): the reference
+# flattens to ~990 levels (its recursion); the depth kind asks one chain 50 levels deep (round
+# 30 r30v-15 stopped at 16), so a stop anywhere from 51 to ~989 levels is never asked.
+_FLATTEN_STOPPING_AT_A_HUNDRED = '''_MAX_DEPTH = 100  # deeper lists are kept whole: no runaway recursion on hostile input
+
+
+def flatten(xs, _depth=0):
+    """[1, [2, [3]], 4] -> [1, 2, 3, 4]"""
+    out = []
+    for x in xs:
+        if isinstance(x, list) and _depth < _MAX_DEPTH:
+            out.extend(flatten(x, _depth + 1))
+        else:
+            out.append(x)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-19 a flatten keeping lists past 100 levels whole PASSes")
+def test_r31v_19_flatten_stopping_after_a_hundred_levels_passes(tmp_path):
+    """The control: a chain 150 levels deep flattens to [1] by the reference and stays nested
+    by this one. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_flatten/_fix/flatten.py").read_text()
+    code = "from flatten import flatten; xs = [1]\nfor _ in range(150): xs = [xs]\nprint(flatten(xs) == [1])"
+    assert _plain_with(_dir(tmp_path, "reference"), {"flatten.py": reference}, code) == "True"
+    files = {"flatten.py": _FLATTEN_STOPPING_AT_A_HUNDRED}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "False"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_flatten")
