@@ -711,3 +711,36 @@ def test_r31v_19_flatten_stopping_after_a_hundred_levels_passes(tmp_path):
     files = {"flatten.py": _FLATTEN_STOPPING_AT_A_HUNDRED}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "False"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_flatten")
+
+
+# A parse_query cutting a query at 4,096 pairs ("a request's sane bound"): the length kind
+# asks a query of 2,000 pairs (round 30 r30v-13), so a cut anywhere past that is never asked;
+# the reference parses any length.
+_PARSE_QUERY_CUT_AT_4096_PAIRS = '''_MAX_PAIRS = 4096  # a query past this many pairs is cut there (a request's sane bound)
+
+
+def parse_query(qs):
+    """Parse 'a=1&b=2' into {'a': '1', 'b': '2'}; a key without '=' maps to ''."""
+    out = {}
+    for part in qs.split("&", _MAX_PAIRS)[:_MAX_PAIRS]:
+        if not part:
+            continue
+        if "=" not in part:
+            out[part] = ""
+            continue
+        key, value = part.split("=", 1)
+        out[key] = value
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-20 a parse_query dropping every pair past the 4,096th PASSes")
+def test_r31v_20_parse_query_cut_at_4096_pairs_passes(tmp_path):
+    """The control: a query of 5,000 pairs parses to 5,000 keys by the reference and 4,096 by
+    this one. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_parse_query/_fix/query.py").read_text()
+    code = "from query import parse_query; print(len(parse_query('&'.join(f'k{i}=v' for i in range(5000)))))"
+    assert _plain_with(_dir(tmp_path, "reference"), {"query.py": reference}, code) == "5000"
+    files = {"query.py": _PARSE_QUERY_CUT_AT_4096_PAIRS}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "4096"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_parse_query")
