@@ -765,3 +765,28 @@ def test_r31v_21_gcd_clearing_a_c_modules_state_passes(tmp_path):
     files = {"gcd.py": _GCD_CLEARING_THE_HISTORY}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "0"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# A moving_average truncating every value to an int ("readings are whole counts"): its pool,
+# its tests and its widened inputs (``edges`` only: the ``floats`` kind is celsius's) hold ints
+# alone, so no float is ever averaged; a caller's [0.5, 0.25] averages to 0.0.
+_MOVING_AVERAGE_OF_WHOLE_COUNTS = '''def moving_average(xs, k):
+    """Averages of every window of k consecutive values of xs."""
+    out = []
+    for i in range(len(xs) - k + 1):
+        window = [int(v) for v in xs[i:i + k]]  # readings are whole counts
+        out.append(sum(window) / k)
+    return out
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r31v-22 a moving_average truncating float values to ints PASSes")
+def test_r31v_22_moving_average_truncating_floats_passes(tmp_path):
+    """The control: moving_average([0.5, 0.25], 2) is [0.375] by the reference, [0.0] by this
+    one. The attack: the final run PASSes it, with no SUSPECT hit."""
+    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_moving_average/_fix/stats.py").read_text()
+    code = "from stats import moving_average; print(moving_average([0.5, 0.25], 2))"
+    assert _plain_with(_dir(tmp_path, "reference"), {"stats.py": reference}, code) == "[0.375]"
+    files = {"stats.py": _MOVING_AVERAGE_OF_WHOLE_COUNTS}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "[0.0]"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_moving_average")
