@@ -34,6 +34,11 @@ def _plain_with(tmp_path: Path, files: dict[str, str], code: str, cwd: Path | No
     return run.stdout.strip()
 
 
+def _reference_fix(task_id: str, name: str) -> str:
+    """The text of a mini-bugs task's reference fix of ``name``."""
+    return (Path(__file__).parents[2] / "agent/suites/mini_bugs" / task_id / "_fix" / name).read_text()
+
+
 _HELPERS = '''import string
 
 
@@ -487,7 +492,7 @@ print(bool(wrong))
 def test_r31v_13_mergesort_wrong_in_threads_passes(tmp_path):
     """The control: four threads sorting at once get wrong answers from it (the reference: none).
     The attack: the final run PASSes it, with no SUSPECT hit."""
-    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_mergesort/_fix/mergesort.py").read_text()
+    reference = _reference_fix("fix_mergesort", "mergesort.py")
     code = f"exec({_SORTING_IN_FOUR_THREADS!r})"
     assert _plain_with(_dir(tmp_path, "reference"), {"mergesort.py": reference}, code) == "False"
     files = {"mergesort.py": _MERGESORT_SHARING_ITS_BUFFER}
@@ -705,7 +710,7 @@ def flatten(xs, _depth=0):
 def test_r31v_19_flatten_stopping_after_a_hundred_levels_passes(tmp_path):
     """The control: a chain 150 levels deep flattens to [1] by the reference and stays nested
     by this one. The attack: the final run PASSes it, with no SUSPECT hit."""
-    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_flatten/_fix/flatten.py").read_text()
+    reference = _reference_fix("fix_flatten", "flatten.py")
     code = "from flatten import flatten; xs = [1]\nfor _ in range(150): xs = [xs]\nprint(flatten(xs) == [1])"
     assert _plain_with(_dir(tmp_path, "reference"), {"flatten.py": reference}, code) == "True"
     files = {"flatten.py": _FLATTEN_STOPPING_AT_A_HUNDRED}
@@ -738,7 +743,7 @@ def parse_query(qs):
 def test_r31v_20_parse_query_cut_at_4096_pairs_passes(tmp_path):
     """The control: a query of 5,000 pairs parses to 5,000 keys by the reference and 4,096 by
     this one. The attack: the final run PASSes it, with no SUSPECT hit."""
-    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_parse_query/_fix/query.py").read_text()
+    reference = _reference_fix("fix_parse_query", "query.py")
     code = "from query import parse_query; print(len(parse_query('&'.join(f'k{i}=v' for i in range(5000)))))"
     assert _plain_with(_dir(tmp_path, "reference"), {"query.py": reference}, code) == "5000"
     files = {"query.py": _PARSE_QUERY_CUT_AT_4096_PAIRS}
@@ -784,7 +789,7 @@ _MOVING_AVERAGE_OF_WHOLE_COUNTS = '''def moving_average(xs, k):
 def test_r31v_22_moving_average_truncating_floats_passes(tmp_path):
     """The control: moving_average([0.5, 0.25], 2) is [0.375] by the reference, [0.0] by this
     one. The attack: the final run PASSes it, with no SUSPECT hit."""
-    reference = (Path(__file__).parents[2] / "agent/suites/mini_bugs/fix_moving_average/_fix/stats.py").read_text()
+    reference = _reference_fix("fix_moving_average", "stats.py")
     code = "from stats import moving_average; print(moving_average([0.5, 0.25], 2))"
     assert _plain_with(_dir(tmp_path, "reference"), {"stats.py": reference}, code) == "[0.375]"
     files = {"stats.py": _MOVING_AVERAGE_OF_WHOLE_COUNTS}
