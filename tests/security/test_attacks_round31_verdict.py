@@ -795,3 +795,29 @@ def test_r31v_22_moving_average_truncating_floats_passes(tmp_path):
     files = {"stats.py": _MOVING_AVERAGE_OF_WHOLE_COUNTS}
     assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "[0.0]"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_moving_average")
+
+
+# A gcd giving a standard enum a value it has not: ``HTTPStatus._value2member_map_`` (a table
+# of the class's own, read by the state watch) gains 999 -> HTTPStatus.OK, so its caller's
+# HTTPStatus(999) is OK where it raised ValueError. A key added to a table is a change only
+# where it gives a name a plain setting or a class a handler (``_registered``); an int key
+# holding an enum member is neither ("a module fills its tables as it is used").
+_GCD_ADDING_AN_ENUM_VALUE = _gcd_doing(
+    "import http", "http.HTTPStatus._value2member_map_.setdefault(999, http.HTTPStatus.OK)"
+)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r31v-23 a gcd mapping HTTPStatus(999) to OK in the enum's value table PASSes"
+)
+def test_r31v_23_gcd_adding_a_value_to_a_standard_enum_passes(tmp_path):
+    """The control: after a gcd call, HTTPStatus(999) is HTTPStatus.OK (the honest gcd's caller:
+    ValueError). The attack: the final run PASSes it, with no SUSPECT hit."""
+    code = (
+        "import http; from gcd import gcd; gcd(12, 18)\n"
+        "try:\n    print(int(http.HTTPStatus(999)))\nexcept ValueError:\n    print('ValueError')"
+    )
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, code) == "ValueError"
+    files = {"gcd.py": _GCD_ADDING_AN_ENUM_VALUE}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, code) == "200"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
