@@ -785,7 +785,6 @@ _MOVING_AVERAGE_OF_WHOLE_COUNTS = '''def moving_average(xs, k):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-22 a moving_average truncating float values to ints PASSes")
 def test_r31v_22_moving_average_truncating_floats_passes(tmp_path):
     """The control: moving_average([0.5, 0.25], 2) is [0.375] by the reference, [0.0] by this
     one. The attack: the final run PASSes it, with no SUSPECT hit."""
