@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import random
+import secrets
 import signal
 import stat
 import time
@@ -156,7 +156,10 @@ def lease_uid(within: UidRange | None = None) -> UidLease:
     """A uid of the reserved range (root's by default) no other sandbox on this machine holds now."""
     r = within or root_range()
     d = lease_dir(r)
-    start = random.randrange(r.count)  # spread concurrent callers over the range
+    # Spread concurrent callers over the range, by a draw no seed of the process's ``random``
+    # (a test's, a library's) makes the same in two processes: the range's first free uid is
+    # also the one a caller with another lease directory would take (their cgroups collide).
+    start = secrets.randbelow(r.count)
     for i in range(r.count):
         uid = r.base + (start + i) % r.count
         try:

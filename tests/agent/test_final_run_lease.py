@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import final_run_lease
+from agent import final_run_lease, subuid
 from agent.sandbox import run_command_full, sandbox_kind
+from agent.uid_lease import UidRange, lease_dir, root_range
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -50,15 +51,27 @@ _WAIT_S = 120.0  # a bound for a busy machine, never a pause: every wait ends on
 
 @pytest.fixture
 def leases(tmp_path, monkeypatch) -> Path:
+    """The final-run lease's place, the test's own (shared by the processes it starts). The
+    sandboxes lease their uids from the REAL directory: a private uid lease directory hands out
+    the uids the other test worker's sandboxes hold, and two sandboxes of one uid share its
+    cgroups (agent/cgroups.py names them by the uid) and kill each other's processes."""
     if sandbox_kind() != "bwrap":
         pytest.fail("these tests need a working bwrap", pytrace=False)
     d = tmp_path / "leases"
-    monkeypatch.setenv("REPO_AGENT_UID_LEASE_DIR", str(d))
-    monkeypatch.setenv("REPO_AGENT_SUBUID_LEASE_DIR", str(d))
-    monkeypatch.setattr("agent.uid_lease.LEASE_DIR", d)
-    # The real place (the uid leases' directory), not the test process's own (tests/conftest.py).
+    d.mkdir()
+    monkeypatch.setenv(final_run_lease.PLACE_ENV, str(d))
+    return d / str(os.geteuid())
+
+
+def test_the_lease_is_kept_beside_the_uid_leases(monkeypatch):
+    """Unset, the place is the machine-wide one every repo-agent of this user shares: root's is
+    the sandbox uids' lease directory (a private one per process would hold nothing apart)."""
     monkeypatch.delenv(final_run_lease.PLACE_ENV, raising=False)
-    return d
+    if os.geteuid() == 0:
+        assert final_run_lease.place() == lease_dir(root_range())
+    else:
+        where, fallbacks = subuid.lease_place()
+        assert final_run_lease.place() == lease_dir(UidRange(0, 0, where, fallbacks))
 
 
 def _start(script: str, *args: str) -> subprocess.Popen:

@@ -353,10 +353,10 @@ def test_keeper_walks_past_the_disk_watch_cpu_budget():
 # the user's container process, and ran its tests as the container's uid meanwhile
 # (sharing its per-uid counts). The lease's start is fixed here at the 500th uid.
 CONTAINER_NEIGHBOUR = r"""
-import random, sys, tempfile
+import secrets, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-random.randrange = lambda n: 500  # the lease's search starts at <base>+500
+secrets.randbelow = lambda n: 500  # the lease's search starts at <base>+500
 from agent.sandbox import run_command_full
 run = run_command_full([sys.executable, "-c", "import os; print('UID', os.getuid())"], Path(tempfile.mkdtemp()), timeout_s=30)
 print(run.output)
@@ -725,10 +725,10 @@ def test_tests_run_as_the_user_leave_a_setuid_executable():
 # tests (exit 137, a killed run, judged against that rollout). Played by two root runs
 # whose lease directories differ, each starting its search at the same uid.
 LEASED_RUN = r"""
-import random, sys, tempfile
+import secrets, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-random.randrange = lambda n: 700  # both searches start at the same uid
+secrets.randbelow = lambda n: 700  # both searches start at the same uid
 import agent.uid_lease
 agent.uid_lease.UID_BASE = int(sys.argv[4])  # a range of this test's own: no other sandbox's uid
 from agent.sandbox import run_command_full
