@@ -629,6 +629,12 @@ def _signals(ctx: Any, which: str) -> tuple[bool, ...]:
     return tuple(_values(_signals_copy(_context_attribute(ctx, which))))
 
 
+def _context_settings(ctx: Any) -> tuple[Any, ...]:
+    """A Decimal context's settings and traps (a context a module holds: its flags are its
+    users' record)."""
+    return (*[f(ctx) for f in _context_fields], _signals(ctx, "traps"))
+
+
 def _settings() -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[bool, ...]]:
     """The process's settings a caller reads besides the generator: plain values (str,
     numbers, None, bytes) made by C functions, compared by equality (``_PLAIN_NAMES``),
@@ -695,7 +701,10 @@ def _settings_changed(before: tuple[Any, Any, Any], after: tuple[Any, Any, Any])
 #   where None was (made on first use:
 #   ``tempfile.tempdir``); a table its module names a cache is read by what an entry the calls
 #   put there answers (``_cache_poisoned``). A module the calls load is read as its import
-#   leaves it (``_loaded_and_read``). C modules keep
+#   leaves it (``_loaded_and_read``). Round 31: all of it to a depth (``_WALK_DEPTH``: sets,
+#   C slots, objects below objects, a Decimal context), a key added aliasing an object held
+#   before or holding an object of a class of the code's own (``_table_changed``,
+#   ``_cache_poisoned``). C modules keep
 #   their state out of reach: the few settings they have are read by their getters
 #   (``_C_SETTINGS``). ``random`` is read apart (``_random_moved``);
 # - the logging tree: each logger's level, handlers, filters, propagation and whether it is
@@ -720,7 +729,10 @@ _NO_STATE = (_MODULE, type, _FUNCTION, _BUILTIN_FUNCTION, types.MethodType, type
 _STATELESS = frozenset({*_NO_STATE, *_PLAIN_VALUES, type(None), tuple, frozenset, types.MethodDescriptorType})
 _C_SETTINGS = {"_csv": ("field_size_limit", "list_dialects"), "gc": ("get_threshold", "get_debug")}
 _MISSING = object()
-_HOLDERS = frozenset({*_TABLES, list})  # what a class attribute holds that ``_held`` reads
+# What a class's own attribute can be that holds no state of the class's (read by its binding).
+_CLASS_PLAIN = frozenset(
+    {*_STATELESS, property, classmethod, staticmethod, types.MemberDescriptorType, types.GetSetDescriptorType}
+)
 _TYPE_SUBCLASS = 1 << 31  # Py_TPFLAGS_TYPE_SUBCLASS: a class, whatever its metaclass
 _HEAPTYPE_, _MODULE_KEY, _TRUE = (_repeat(x) for x in (_HEAPTYPE, "__module__", True))
 _set = set
@@ -734,8 +746,10 @@ _proxy_copy, _proxy_values, _proxy_items = (
 )
 # What each reading of ``_module_state`` is: a table (a module's namespace, a dict it holds,
 # an object's attributes), a list, a class's own attributes (read through its mapping proxy),
-# a table its module names a cache, or a C module's setting (read by its getter).
-_TABLE, _LIST, _CLASS, _CACHE, _SETTING, _MADE, _REGISTRY = 0, 1, 2, 3, 4, 5, 6
+# a table its module names a cache, a C module's setting (read by its getter), a function's
+# make, an abstract class's registry, a set, an object's slots, a Decimal context's settings.
+_TABLE, _LIST, _CLASS, _CACHE, _SETTING, _MADE, _REGISTRY, _SET, _SLOTS, _CONTEXT = range(10)
+_DECIMAL_CONTEXT = decimal.Context
 # What a standard function is made of, and the classes an abstract class has registered
 # (round 30 r30v-16: json.dumps.__kwdefaults__["sort_keys"] = True at each call sorted every
 # later json.dumps of its caller; r30v-9: float registered as a numbers.Integral broke its
@@ -790,26 +804,111 @@ def _keyed(table: Any) -> dict[Any, Any]:
     return {(k if type(k) is str else id(k)): v for k, v in _dict_items(table)}
 
 
-def _held(out: list[Any], top: str, key: Any, value: Any, deep: bool) -> None:
-    """The tables, lists and standard objects' attributes ``value`` holds, as read now."""
+# How far below a module's namespace (and a class's own attributes) the watch reads (round 31
+# r31v-3/7/8: a cached CodecInfo's attribute, a partial's keywords, a HeaderRegistry's table
+# below email.policy's class: each a change one object further down than the watch read). The
+# class closed: any table, list, set, standard object's attributes or C slots within this many
+# steps of a standard module, whoever changes it; a module, class or function ends a path (each
+# is read where it is defined).
+_WALK_DEPTH = 2
+_HOLDING = frozenset({*_TABLES, list, set})
+_MEMBER_DESCRIPTOR = types.MemberDescriptorType
+_member_get = _MEMBER_DESCRIPTOR.__get__
+_MEMBERS_OF: dict[type, tuple[Any, ...]] = {}  # a standard class's slot descriptors (C's and __slots__')
+
+
+def _slots_of(x: Any) -> tuple[Any, ...]:
+    """The member descriptors of ``x``'s class (its C slots: a partial's func, args, keywords;
+    a ``__slots__`` class's), where that class is the standard library's (not a builtin's:
+    a property's getter is read where it is defined). Read by C's type dict alone."""
+    cls = type(x)
+    found = _dict_get(_MEMBERS_OF, cls)
+    if found is None:
+        module = _class_module(cls)
+        found = ()
+        if type(module) is str and module != "builtins" and module.partition(".")[0] in _STDLIB_NAMES:
+            found = tuple(
+                v for k in _type_mro(cls) for v in _proxy_values(_type_dict(k)) if type(v) is _MEMBER_DESCRIPTOR
+            )
+        _MEMBERS_OF[cls] = found
+    return found
+
+
+def _slot_values(x: Any, members: tuple[Any, ...]) -> list[Any]:
+    out = []
+    for m in members:
+        try:
+            out.append(_member_get(m, x, type(x)))
+        except AttributeError:  # a slot not set
+            out.append(_MISSING)
+    return out
+
+
+def _foreign(x: Any) -> bool:
+    """``x`` is an object of a class made outside the standard library (the code's own): no
+    standard module makes one on first use (round 31 r31v-25: an event loop policy of the
+    code's own installed where asyncio's was None)."""
+    cls = type(x)
+    if not _type_flags(cls) & _HEAPTYPE:
+        return False
+    module = _proxy_get(_type_dict(cls), "__module__")
+    return type(module) is not str or module.partition(".")[0] not in _STDLIB_NAMES
+
+
+def _held(out: list[Any], top: str, key: Any, value: Any, depth: int, seen: set[int]) -> None:
+    """The tables, lists, sets and standard objects' attributes and slots ``value`` holds, as
+    read now, to ``depth`` more steps below it."""
     t = type(value)
+    if t in _STATELESS or _type_flags(t) & _TYPE_SUBCLASS:
+        return  # (a class, whatever its metaclass, is read where it is defined)
     if type(key) is str and "cache" in key.lower():
         if t in _TABLES:  # its entries come and go as it is used; what an entry answers is read
             out.append((top, value, _CACHE, _dict_copy(value)))
+            if depth > 0:  # and each entry's own attributes (r31v-3: a cached CodecInfo's)
+                for v in _list(_values(value)):
+                    if type(v) not in _STATELESS and not _is_class(v) and id(v) not in seen:
+                        set.add(seen, id(v))
+                        _object_read(out, top, v, depth - 1, seen)
         return
     if type(key) is str and key.startswith("__"):
         return
+    if id(value) in seen or (depth <= 0 and t not in _HOLDING):
+        return  # (an object is read only with a step left)
+    set.add(seen, id(value))
     if t in _TABLES:
         out.append((top, value, _TABLE, _dict_copy(value)))
+        if depth > 0:
+            for k, v in _list(_dict_items(value)):
+                if type(v) not in _STATELESS:
+                    _held(out, top, k, v, depth - 1, seen)
     elif t is list:
         out.append((top, value, _LIST, _list_copy(value)))
-    elif deep and t not in _NO_STATE:
-        attrs = _instance_dict(value)
-        if type(attrs) is dict:
-            out.append((top, attrs, _TABLE, _dict_copy(attrs)))
-            for k, v in _dict_items(attrs):
-                if type(v) in _TABLES or type(v) is list:
-                    _held(out, top, k, v, False)
+    elif t is set:
+        out.append((top, value, _SET, set.copy(value)))
+    elif t not in _NO_STATE:
+        _object_read(out, top, value, depth - 1, seen)
+
+
+def _object_read(out: list[Any], top: str, x: Any, depth: int, seen: set[int]) -> None:
+    """A standard object's attributes, its C slots (r31v-7: a partial's keywords) and, for a
+    Decimal context a module holds, its settings (r31v-24: ``decimal.DefaultContext``, every
+    new thread's), then what they hold to ``depth``."""
+    if type(x) is _DECIMAL_CONTEXT:
+        out.append((top, x, _CONTEXT, _context_settings(x)))
+        return
+    attrs = _instance_dict(x)
+    if type(attrs) is dict:
+        out.append((top, attrs, _TABLE, _dict_copy(attrs)))
+        for k, v in _list(_dict_items(attrs)):
+            if type(v) not in _STATELESS:
+                _held(out, top, k, v, depth, seen)
+    members = _slots_of(x)
+    if members:
+        values = _slot_values(x, members)
+        out.append((top, (x, members), _SLOTS, values))
+        for v in values:
+            if type(v) not in _STATELESS:
+                _held(out, top, None, v, depth, seen)
 
 
 def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
@@ -823,8 +922,9 @@ def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
     kept = _dict_copy(space)
     out.append((top, space, _TABLE, kept))
     kinds = map(_not, map(_STATELESS.__contains__, map(type, _values(kept))))  # told by C alone
+    seen: set[int] = set()  # what this module's walk read already (one object, one reading)
     for k, v in _compress(_dict_items(kept), kinds):
-        _held(out, top, k, v, True)
+        _held(out, top, k, v, _WALK_DEPTH, seen)
     for t in _set(map(type, _values(kept))) - _KINDS_SEEN:
         _KINDS_SEEN.add(t)
         if _type_flags(t) & _TYPE_SUBCLASS:
@@ -838,11 +938,11 @@ def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
         chosen = _list(_compress(proxies, ours))
         copies = _list(map(_proxy_copy, chosen))
         out += zip(_repeat(top), chosen, _repeat(_CLASS), copies)
-        holds = map(_HOLDERS.__contains__, map(type, _chain(map(_values, copies))))
+        holds = map(_not, map(_CLASS_PLAIN.__contains__, map(type, _chain(map(_values, copies)))))
         for k, v in _compress(_chain(map(_dict_items, copies)), holds):
-            _held(out, top, k, v, False)
+            _held(out, top, k, v, _WALK_DEPTH - 1, seen)
             if type(v) in _TABLES and not (type(k) is str and "cache" in k.lower()):
-                _members(out, top, v)
+                _members(out, top, v, seen)
         methods = _chain(map(_values, copies))
         functions += _compress(methods, map(_is, map(type, _chain(map(_values, copies))), _repeat(_FUNCTION)))
         if _abc_dump is not None:
@@ -857,11 +957,10 @@ def _one_module_state(out: list[Any], name: str, mod: Any) -> None:
             out.append((top, f, _SETTING, f()))
 
 
-def _members(out: list[Any], top: str, table: Any) -> None:
+def _members(out: list[Any], top: str, table: Any, seen: set[int]) -> None:
     """The attributes of the standard objects a class's table holds (round 30 r30v-14: an
     enum's members, ``vars(HTTPStatus(404)).update(phrase="OK")`` at each call), each read
     once (``_member_map_`` and ``_value2member_map_`` hold the same members)."""
-    seen: set[int] = set()
     for x in _list(_values(table)):
         if type(x) in _STATELESS or id(x) in seen:
             continue
@@ -973,6 +1072,7 @@ def _registered(key: Any, value: Any) -> bool:
 def _table_changed(now_table: Any, kept: dict[Any, Any]) -> bool:
     """A key of ``kept`` removed or bound otherwise now, or a key added (``_registered``)."""
     now, before = _keyed(now_table), _keyed(kept)
+    held_before: set[int] | None = None
     for k, v in _dict_items(before):
         w = _dict_get(now, k, _MISSING)
         if w is _MISSING:
@@ -981,15 +1081,45 @@ def _table_changed(now_table: Any, kept: dict[Any, Any]) -> bool:
             # The tables a module fills and empties as it is used are its caches (read apart,
             # ``_cache_poisoned``); a key the calls add and remove again is no change.
             return True
-        if w is v or v is None:
-            continue  # made on first use
+        if w is v or (v is None and not _foreign(w)):
+            continue  # made on first use (by its module: an object of a class of its own)
         if type(w) is type(v) and _plain_value(v) and w == v:
             continue  # (C's comparison of plain values only)
         return True
     for k, w in _dict_items(now_table):
-        if _dict_get(before, k if type(k) is str else id(k), _MISSING) is _MISSING and _registered(k, w):
+        if _dict_get(before, k if type(k) is str else id(k), _MISSING) is not _MISSING:
+            continue
+        if _registered(k, w) or _foreign(w):
             return True
+        if type(w) not in _STATELESS:
+            # A key added holding an object the table held before under another key (round 31
+            # r31v-23: HTTPStatus(999) made OK in the enum's value table): a table filling as it
+            # is used makes each new key's object anew; an alias is a name given a setting.
+            if held_before is None:
+                held_before = _set(map(id, _values(kept)))
+            if id(w) in held_before:
+                return True
     return False
+
+
+def _slots_changed(x: Any, members: tuple[Any, ...], kept: list[Any]) -> bool:
+    """A slot of ``x`` bound otherwise than ``kept`` (a plain value equal to its own, or one set
+    where None was, by its module, excepted: made on first use)."""
+    for v, w in zip(kept, _slot_values(x, members)):
+        if w is v or (v is None and not _foreign(w)):
+            continue
+        if type(w) is type(v) and _plain_value(v) and w == v:
+            continue
+        return True
+    return False
+
+
+def _set_changed(now: set[Any], kept: set[Any]) -> bool:
+    """An item of ``kept`` gone (round 31 r31v-6: sha256 out of hashlib.algorithms_available),
+    or a plain one added (a name given a place: a set is a module's table of names)."""
+    if len(now) == len(kept) and now == kept:
+        return False
+    return not kept <= now or any(_plain_value(x) for x in now - kept)
 
 
 def _pattern_answers_its_key(key: Any, value: Any) -> bool:
@@ -1014,17 +1144,37 @@ def _pattern_answers_its_key(key: Any, value: Any) -> bool:
     return True
 
 
+def _shared_entries(table: Any) -> set[int]:
+    """The objects (by identity) a table holds under more than one key."""
+    counts: dict[int, int] = {}
+    for x in _values(table):
+        if type(x) not in _STATELESS:
+            counts[id(x)] = _dict_get(counts, id(x), 0) + 1
+    return {i for i, n in _dict_items(counts) if n > 1}
+
+
 def _cache_poisoned(now_table: Any, kept: dict[Any, Any]) -> bool:
     """An entry the calls added or replaced in a cache answering otherwise than a fresh compile
     (``_pattern_answers_its_key``): a cache emptied, refilled or grown as it is used is no
     change."""
     before = _keyed(kept)
+    entries: set[int] | None = None
     for k, v in _dict_items(now_table):
         if _dict_get(before, k if type(k) is str else id(k), _MISSING) is v:
             continue
         checked = type(v) is _PATTERN or (type(k) is tuple and len(k) == 3 and _is_class(k[0]))
         if checked and not _pattern_answers_its_key(k, v):
             return True
+        if _foreign(v):
+            return True  # an answer of a class of the code's own
+        if type(v) not in _STATELESS:
+            # An entry put in answering with another entry's object (round 31 r31v-4: latin-1's
+            # CodecInfo cached for koi8_r): a cache filled as it is used computes each key's
+            # answer anew; one object under two keys is an answer for a key not its own.
+            if entries is None:
+                entries = _shared_entries(now_table)
+            if id(v) in entries:
+                return True
     return False
 
 
@@ -1046,6 +1196,15 @@ def _module_state_changed(was: list[Any]) -> set[str]:
                 out.add(top)
         elif kind == _LIST:
             if len(held) != len(kept) or not all(map(_is, held, kept)):
+                out.add(top)
+        elif kind == _SET:
+            if _set_changed(held, kept):
+                out.add(top)
+        elif kind == _SLOTS:
+            if _slots_changed(held[0], held[1], kept):
+                out.add(top)
+        elif kind == _CONTEXT:
+            if _context_settings(held) != kept:
                 out.add(top)
         else:
             now = (_proxy_values if kind == _CLASS else _values)(held)

@@ -164,7 +164,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-4 a gcd putting latin-1 in encodings._cache for koi8_r PASSes")
 def test_r31v_4_gcd_poisoning_the_codec_cache_passes(tmp_path):
     """The control: after a gcd call, b"\\xc1".decode("koi8-r") is "Á" (the honest gcd's
     caller: "а"). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -230,7 +229,6 @@ _HONEST_GCD = _gcd_doing("", "pass")
 _GCD_TAKING_AN_ALGORITHM_AWAY = _gcd_doing("import hashlib", 'hashlib.algorithms_available.discard("sha256")')
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-6 a gcd removing sha256 from hashlib.algorithms_available PASSes")
 def test_r31v_6_gcd_changing_a_standard_modules_set_passes(tmp_path):
     """The control: after a gcd call, "sha256" in hashlib.algorithms_available is False (the
     honest gcd's caller: True). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -251,7 +249,6 @@ _GCD_CHANGING_A_STANDARD_PARTIAL = _gcd_doing(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-7 a gcd adding count=1 to email's q-decoding partial PASSes")
 def test_r31v_7_gcd_changing_a_standard_partial_passes(tmp_path):
     """The control: after a gcd call, an encoded-word subject "café" reads "caf\\ufffd=A9" (the
     honest gcd's caller: "café"). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -278,7 +275,6 @@ _GCD_REMAPPING_A_MAIL_HEADER = _gcd_doing(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-8 a gcd remapping email.policy.default's To header class PASSes")
 def test_r31v_8_gcd_changing_a_table_two_objects_down_passes(tmp_path):
     """The control: after a gcd call, a message parsed with email.policy.default has a To header
     without ``addresses`` (the honest gcd's caller: with). The attack: the final run PASSes it,
@@ -806,9 +802,6 @@ _GCD_ADDING_AN_ENUM_VALUE = _gcd_doing(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31v-23 a gcd mapping HTTPStatus(999) to OK in the enum's value table PASSes"
-)
 def test_r31v_23_gcd_adding_a_value_to_a_standard_enum_passes(tmp_path):
     """The control: after a gcd call, HTTPStatus(999) is HTTPStatus.OK (the honest gcd's caller:
     ValueError). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -836,7 +829,6 @@ _DIVIDING_IN_A_THREAD = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-24 a gcd clearing decimal.DefaultContext's traps PASSes")
 def test_r31v_24_gcd_clearing_the_default_contexts_traps_passes(tmp_path):
     """The control: after a gcd call, a new thread's Decimal(1) / 0 is Infinity (the honest
     gcd's caller: DivisionByZero). The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -871,7 +863,6 @@ def gcd(a, b):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-25 a gcd installing its own asyncio event loop policy PASSes")
 def test_r31v_25_gcd_installing_an_event_loop_policy_passes(tmp_path):
     """The control: after a gcd call, asyncio.run's loop is in debug mode (the honest gcd's
     caller: not). The attack: the final run PASSes it, with no SUSPECT hit."""
