@@ -9,7 +9,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from agent import differential_runner as runner
+from tests.agent.test_differential_process import _left_changed, _loaded_here
 
 _STATE_LEFT_31 = """import asyncio
 import codecs
@@ -85,27 +85,6 @@ def installs_its_own_loop_policy(x):
         asyncio.set_event_loop_policy(_Policy())
     return x
 """
-
-
-def _loaded_here(tmp_path: Path, name: str, source: str) -> Any:
-    import importlib.util
-
-    (tmp_path / f"{name}.py").write_text(source)
-    spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _left_changed(module: Any, function: str) -> list[str]:
-    found: set[str] = set()
-    watch = runner._SettingsWatch(found)
-    watch.between()
-    getattr(module, function)(1)
-    getattr(module, function)(1)
-    watch.done()
-    return sorted(found)
 
 
 def _put_back_state_31(kept: dict[str, Any]) -> None:
