@@ -642,11 +642,11 @@ def test_characters_draw_every_ascii_punctuation_character_into_prose(mini, tmp_
 # --------------------------------------------------------------------------- length, nesting (round 30)
 
 
-def test_length_makes_texts_of_two_thousand_parts_no_key_repeated(mini, tmp_path, monkeypatch):
+def test_length_makes_texts_of_many_parts_no_key_repeated_with_another_value(mini, tmp_path, monkeypatch):
     """r30v-13: a parse_query recursing once a pair answers every pool query and raises
-    RecursionError on the ``length`` query, whose pairs' keys are all new (none repeated with
-    another value: the reference, a first-wins fix and parse_qsl agree); a word_counts text
-    holds 2,000 words and more."""
+    RecursionError on the ``length`` query, whose keys are met again with their own values only
+    (the reference, a first-wins fix and parse_qsl agree); a word_counts text holds
+    ``LONG_PARTS`` words and more."""
     from urllib.parse import parse_qsl
 
     from agent.widened_inputs import LONG_PARTS
@@ -654,16 +654,59 @@ def test_length_makes_texts_of_two_thousand_parts_no_key_repeated(mini, tmp_path
     ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
     wrong = _wrong(_r30._PARSE_QUERY_RECURSING_ONCE_A_PAIR, "parse_query")
     pool, _ = _pool(mini, "fix_parse_query")
-    (long,) = deep_inputs(pool, ["length"], script=False)
+    long, long_key = deep_inputs(pool, ["length"], script=False)
     assert not _differ(ref, wrong, pool)
-    assert _answer(wrong, long) == ("raise", "RecursionError") and len(ref(*long)) >= LONG_PARTS
-    (qs,) = long
+    assert _answer(wrong, long) == ("raise", "RecursionError") and len(long[0].split("&")) >= LONG_PARTS
     first = _wrong(_R11_FIRST_WINS, "parse_query")
-    assert first(qs) == ref(qs) == dict(parse_qsl(qs, keep_blank_values=True))
-    assert len(ref(qs)) == len([p for p in qs.split("&") if p])  # no key met twice
+    for (qs,) in (long, long_key):
+        assert first(qs) == ref(qs) == dict(parse_qsl(qs, keep_blank_values=True))
+        assert len(set(qs.split("&"))) == len(ref(qs))  # no key met again with another value
     words, _ = _pool(mini, "fix_word_count")
-    ((text,),) = deep_inputs(words, ["length"], script=False)
+    (text,), _ = deep_inputs(words, ["length"], script=False)
     assert len(text.split()) >= LONG_PARTS
+
+
+_r31 = __import__(
+    "tests.security.test_attacks_round31_verdict",
+    fromlist=["_PARSE_QUERY_CUT_AT_4096_PAIRS", "_WORD_COUNTS_DROPPING_LONG_WORDS", "_HELPERS"],
+)
+
+
+def test_length_counts_pairs_past_every_power_of_two_to_2_14(mini, tmp_path):
+    """r31v-20: a parse_query dropping every pair past the 4,096th (or any count up to 2**14)
+    answers every pool query and not the ``length`` query, whose last pairs' keys are new; its
+    answer stays the pool's size (a record of the run's, read ~36 times a run)."""
+    from agent.widened_inputs import LONG_PARTS
+
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    pool, _ = _pool(mini, "fix_parse_query")
+    (long, _) = deep_inputs(pool, ["length"], script=False)
+    assert len(long[0].split("&")) >= LONG_PARTS > 2**14
+    assert len(ref(*long)) <= 2 * max(len(ref(*case)) for case in pool)
+    for cut in (4096, 2**14):
+        wrong = _wrong(_r31._PARSE_QUERY_CUT_AT_4096_PAIRS.replace("4096", str(cut)), "parse_query")
+        assert not _differ(ref, wrong, pool) and _differ(ref, wrong, [long]), cut
+
+
+def test_length_makes_one_word_past_every_power_of_two_to_2_14(mini, tmp_path, monkeypatch):
+    """r31v-1: a word_counts dropping words past 30 letters (or any length up to 2**14) answers
+    every pool text and not the ``length`` text whose first word is ``LONG_WORD`` letters, of the
+    text's own make; a query's first key is made as long, and the reference keeps it."""
+    from agent.widened_inputs import LONG_WORD
+
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    pool, _ = _pool(mini, "fix_word_count")
+    _, word = deep_inputs(pool, ["length"], script=False)
+    assert max(map(len, ref(*word))) >= LONG_WORD > 2**14
+    for cut in (30, 2**14):
+        source = _r31._WORD_COUNTS_DROPPING_LONG_WORDS.replace("<= 30", f"<= {cut}")
+        wrong = _wrong(source.replace("from helpers import normalize\n", ""), "word_counts")
+        wrong.__globals__["normalize"] = sys.modules["helpers"].normalize
+        assert not _differ(ref, wrong, pool) and _differ(ref, wrong, [word]), cut
+    query = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    _, key = deep_inputs(_pool(mini, "fix_parse_query")[0], ["length"], script=False)
+    assert max(map(len, query(*key))) >= LONG_WORD
     assert deep_inputs(pool, ["depth"], script=False) == []  # only where the task asks it
 
 
