@@ -199,7 +199,34 @@ def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> 
             xs = case[lists[0]]
             out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
             break
-    return out + _nested(inputs)
+    return out + _nested(inputs) + _diagonal(inputs)
+
+
+_SAME_TYPED = (int, str, list)  # argument types a function may take two of (JSON's, but bool and float)
+
+
+def _diagonal(inputs: list[list]) -> list[list]:
+    """The equal-arguments diagonal: for each type the pool's inputs hold at two or more
+    arguments, one input with those arguments made one value, the pool's largest of them at
+    those places; for ints, one more with that value made an int of ``DEEP_BITS`` bits. Closes a
+    fix wrong only where two same-typed arguments are equal (round 31 r31v-15: a gcd answering 1
+    for gcd(n, n) past 256; the pool's one equal pair is gcd(1, 1)), at any size up to the
+    ``depth`` kind's. Equal by value only: the runner builds each argument apart, so a fix
+    telling them by identity (``a is b``) is still not asked (docs/sandbox-and-verdicts.md)."""
+    out: list[list] = []
+    for kind in _SAME_TYPED:
+        places = [(case, [p for p, v in enumerate(case) if type(v) is kind]) for case in inputs]
+        made = [(_magnitude(case[p]), _key(case), case, at, p) for case, at in places if len(at) >= 2 for p in at]
+        if not made:
+            continue
+        _, _, case, at, p = max(made, key=lambda m: m[:2])
+        values = [case[p]] + ([_deep_int(case[p], random.Random(_key(case)))] if kind is int else [])
+        out += [[v if q in at else a for q, a in enumerate(case)] for v in values]
+    return [case for case in out if case not in inputs]
+
+
+def _magnitude(v: object) -> int:
+    return abs(v) if type(v) is int else len(_key(v))
 
 
 def _nested(inputs: list[list]) -> list[list]:
