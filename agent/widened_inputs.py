@@ -209,9 +209,9 @@ def _diagonal(inputs: list[list]) -> list[list]:
     """The equal-arguments diagonal: for each type the pool's inputs hold at two or more
     arguments, one input with those arguments made one value, the pool's largest of them at
     those places; for ints, one more with that value made an int of ``DEEP_BITS`` bits. Closes a
-    fix wrong only where two same-typed arguments are equal (round 31 r31v-15: a gcd answering 1
-    for gcd(n, n) past 256; the pool's one equal pair is gcd(1, 1)), at any size up to the
-    ``depth`` kind's. Equal by value only: the runner builds each argument apart, so a fix
+    fix wrong only where two same-typed arguments are equal (round 31 r31v-15's class: a gcd
+    answering 1 for gcd(n, n) past a size; the pool's one equal pair is gcd(1, 1), structured
+    inputs' largest (10**6, 10**6), a constant), at any size up to the ``depth`` kind's. Equal by value only: the runner builds each argument apart, so a fix
     telling them by identity (``a is b``) is still not asked (docs/sandbox-and-verdicts.md)."""
     out: list[list] = []
     for kind in _SAME_TYPED:

@@ -528,19 +528,22 @@ def test_depth_is_asked_only_where_the_task_asks_and_left_out_where_the_referenc
     assert deep_inputs(inputs, ["depth"], script=True) == [] and deep_inputs(inputs, [], script=False) == []
 
 
-_GCD_WRONG_ON_THE_DIAGONAL = r31._GCD_WRONG_FOR_ONE_OBJECT_TWICE.replace("a is b", "a == b")
+_GCD_WRONG_ON_THE_DIAGONAL = r31._gcd_doing("", "if a == b and a > 10**6:  # one number twice\n        return 1")
 
 
 def test_depth_asks_the_equal_arguments_diagonal_past_the_pool(mini, tmp_path):
-    """r31v-15's class by value: a gcd answering 1 where its two arguments are equal past 256
-    answers every pool input (its one equal pair is gcd(1, 1)) and not the diagonal, the pool's
-    largest int given twice and a deep one given twice; honest gcds agree there."""
+    """r31v-15's class by value: a gcd answering 1 where its two arguments are equal past
+    1,000,000 answers every pool input (its one equal pair is gcd(1, 1)) and every structured
+    one (equal pairs up to 1,000,000) and not the diagonal, the pool's largest int given twice
+    and a deep one given twice; honest gcds agree there."""
     import math
+
+    from agent.structured_inputs import structured_inputs
 
     ref = _reference(tmp_path, "fix_gcd", "gcd").gcd
     wrong = _wrong(_GCD_WRONG_ON_THE_DIAGONAL, "gcd")
     pool, deep = _pool(mini, "fix_gcd")[0], _deep(mini, "fix_gcd")
-    assert not _differ(ref, wrong, pool)
+    assert not _differ(ref, wrong, pool) and not _differ(ref, wrong, structured_inputs(pool))
     diagonal = [c for c in deep if c[0] == c[1]]
     assert len(_differ(ref, wrong, diagonal)) == len(diagonal) == 2
     biggest = max(abs(v) for case in pool for v in case)
