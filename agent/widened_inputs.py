@@ -72,7 +72,8 @@ it otherwise than the reference (a gcd on floats, a roman numeral in lower case)
   where the pool's lists hold lists, one chain ``NESTED`` levels deep (round 30 r30v-15);
 - ``length``: a string argument of ``LONG_PARTS`` parts of its own make (words again; a
   query's pairs again, each key numbered), asked as ``depth``'s are (round 30 r30v-13: a
-  parse_query recursing once a pair).
+  parse_query recursing once a pair; r31v-20: one cutting a query at 4,096 pairs), and one
+  whose first word is ``LONG_WORD`` letters (r31v-1: a word_counts dropping words past 30).
 
 Bounded: at most ``PER_KIND`` inputs of a kind per target, ``MAX_WIDENED`` in all.
 """
@@ -159,10 +160,24 @@ DEEP_INTS = 2  # inputs with every int argument made one of DEEP_BITS bits, per 
 # a pool's few levels, and under the runner's bound on a value's depth (60: the arguments as
 # the call left them are read back), so the reference's recursion once a level answers it.
 NESTED = 50
-# A ``length`` text's parts (r30v-13): past the interpreter's recursion limit (1,000), a call of
-# milliseconds for a loop; one per target.
-LONG_PARTS = 2000
-LONG_TEXTS = 1
+# A ``length`` text's parts (r30v-13, r31v-20): past the interpreter's recursion limit (1,000)
+# and past every power of two up to 2**14, as ``sizes``'s lists: closes a cut at any count of
+# items up to it ("a request's sane bound": a parse_query dropping every pair past the 4,096th
+# PASSed at 2,000). Bounded by the run's records: each compared input is asked ~36 times a
+# final run (agent/differential.py ``call_sequence``), and the host reads at most 48 MB of
+# records a run (agent/record_budget.py RUN_COST_MAX); so the parts repeat the text's own
+# (a query's pairs with their own values: no key repeated with another value) and only the
+# last round's keys are new: the answer stays the pool's size, where 2**14 new keys were
+# ~7.6 MB a record (and past the run's bound). A call costs a loop ~4 ms.
+LONG_PARTS = _PAST_A_POWER
+# A ``length`` text's one long word (r31v-1): the text's first word repeated to this many
+# letters, past every power of two up to 2**14: closes a cut at any length of a word or a key
+# up to it (a word_counts dropping words past 30 letters, "URLs, hashes", PASSed: every widened
+# word a few letters long). Bounded by the run's records too: the word is a key of the answer,
+# ~9 bytes of a record's cost a letter, ~150 kB a record here and ~5 MB of the run's 48 MB
+# (2**16 letters would be ~21 MB of it).
+LONG_WORD = _PAST_A_POWER
+LONG_TEXTS = 1  # source texts per target: each makes one text of LONG_PARTS parts, one of a LONG_WORD word
 
 
 def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> list[list]:
@@ -184,7 +199,34 @@ def deep_inputs(inputs: list[list], kinds: list[WidenKind], *, script: bool) -> 
             xs = case[lists[0]]
             out.append(_with(case, lists[0], [xs[i % len(xs)] for i in range(_LONG)]))
             break
-    return out + _nested(inputs)
+    return out + _nested(inputs) + _diagonal(inputs)
+
+
+_SAME_TYPED = (int, str, list)  # argument types a function may take two of (JSON's, but bool and float)
+
+
+def _diagonal(inputs: list[list]) -> list[list]:
+    """The equal-arguments diagonal: for each type the pool's inputs hold at two or more
+    arguments, one input with those arguments made one value, the pool's largest of them at
+    those places; for ints, one more with that value made an int of ``DEEP_BITS`` bits. Closes a
+    fix wrong only where two same-typed arguments are equal (round 31 r31v-15's class: a gcd
+    answering 1 for gcd(n, n) past a size; the pool's one equal pair is gcd(1, 1), structured
+    inputs' largest (10**6, 10**6), a constant), at any size up to the ``depth`` kind's. Equal by value only: the runner builds each argument apart, so a fix
+    telling them by identity (``a is b``) is still not asked (docs/sandbox-and-verdicts.md)."""
+    out: list[list] = []
+    for kind in _SAME_TYPED:
+        places = [(case, [p for p, v in enumerate(case) if type(v) is kind]) for case in inputs]
+        made = [(_magnitude(case[p]), _key(case), case, at, p) for case, at in places if len(at) >= 2 for p in at]
+        if not made:
+            continue
+        _, _, case, at, p = max(made, key=lambda m: m[:2])
+        values = [case[p]] + ([_deep_int(case[p], random.Random(_key(case)))] if kind is int else [])
+        out += [[v if q in at else a for q, a in enumerate(case)] for v in values]
+    return [case for case in out if case not in inputs]
+
+
+def _magnitude(v: object) -> int:
+    return abs(v) if type(v) is int else len(_key(v))
 
 
 def _nested(inputs: list[list]) -> list[list]:
@@ -211,19 +253,36 @@ def _leaves(xs: list, depth: int = 0) -> list:
 
 
 def _long_texts(inputs: list[list]) -> list[list]:
-    """``LONG_TEXTS`` inputs whose string argument holds ``LONG_PARTS`` parts, the text's own
-    repeated (round 30 r30v-13: a parse_query recursing once a pair PASSed, no held-out query
-    past a few pairs): a text of words its words again (a count repeats, as a caller's does);
-    a text of pairs (no white space, a separator in each part: a query) its pairs with each
-    key made another by a number (no key repeated with another value: round 11 r11-5)."""
+    """For ``LONG_TEXTS`` source inputs, one whose string argument holds ``LONG_PARTS`` parts,
+    the text's own repeated (round 30 r30v-13: a parse_query recursing once a pair PASSed, no
+    held-out query past a few pairs): a text of words its words again (a count repeats, as a
+    caller's does); a text of pairs (no white space, a separator in each part: a query) its
+    pairs with each key made another by a number (no key repeated with another value: round 11
+    r11-5); and one whose first word is ``LONG_WORD`` letters long (``_long_word``, r31v-1)."""
     out: list[list] = []
+    sources = 0
     for case in inputs:
         for p, s in enumerate(case):
             made = _long_text(s) if type(s) is str and s else None
-            if made is not None and len(out) < LONG_TEXTS:
+            if made is not None and sources < LONG_TEXTS:
+                sources += 1
                 out.append(_with(case, p, made))
+                word = _long_word(s)
+                out += [_with(case, p, word)] if word is not None else []
                 break
     return out
+
+
+def _long_word(s: str) -> str | None:
+    """``s`` with its first word (a run of letters and digits; None: it has none) repeated to
+    ``LONG_WORD`` characters: a word, or a query's key, of the text's own make, longer than any
+    a fix may cut or drop at."""
+    start = next((k for k, c in enumerate(s) if c.isalnum()), None)
+    if start is None:
+        return None
+    end = next((k for k in range(start, len(s)) if not s[k].isalnum()), len(s))
+    word = s[start:end]
+    return s[:start] + (word * -(-LONG_WORD // len(word)))[:LONG_WORD] + s[end:]
 
 
 def _long_text(s: str) -> str | None:
@@ -238,10 +297,12 @@ def _long_text(s: str) -> str | None:
     parts = [part for part in s.split(outer) if part]
     if not parts:
         return None
-    # Each round's keys numbered (``k`` -> ``k7``): a key of the text's own make, none repeated.
+    # The pairs again as they are (a key met again with its own value: first-wins and last-wins
+    # agree), then once with each key numbered (``k`` -> ``k16385``): new keys past every pair
+    # before them, a key of the text's own make, none repeated.
     rounds = -(-LONG_PARTS // len(parts))
     keyed = [_split_key(part, inner[0]) for part in parts]
-    return outer.join(key + str(r) + rest for r in range(rounds) for key, rest in keyed)
+    return outer.join([*parts * rounds, *(key + str(LONG_PARTS) + rest for key, rest in keyed)])
 
 
 def _split_key(part: str, inner: str) -> tuple[str, str]:

@@ -20,12 +20,21 @@ import pytest
 from agent import differential
 from agent.suites.loading import load_suite
 from agent.suites.models import Suite
-from agent.widened_inputs import DEEP_BITS, MAX_WIDENED, PER_KIND, aliased_inputs, deep_inputs, widened_inputs
+from agent.widened_inputs import (
+    DEEP_BITS,
+    DEEP_INTS,
+    MAX_WIDENED,
+    PER_KIND,
+    aliased_inputs,
+    deep_inputs,
+    widened_inputs,
+)
 from tests.security import test_attacks_round23_verdict as r23
 from tests.security import test_attacks_round24_verdict as r24
 from tests.security import test_attacks_round25_verdict as r25
 from tests.security import test_attacks_round26_verdict as r26
 from tests.security import test_attacks_round27_verdict as r27
+from tests.security import test_attacks_round31_verdict as r31
 from tests.security.test_attacks_round11 import _FIRST_WINS as _R11_FIRST_WINS
 
 _MINI_BUGS = Path(__file__).resolve().parents[2] / "agent/suites/mini_bugs"
@@ -498,7 +507,7 @@ def test_depth_takes_a_recursion_per_element_past_the_limit(mini, tmp_path):
         assert all(_answer(ref, c)[0] != "raise" for c in deep), task
         for other in honest:
             assert not _differ(ref, other, deep), task
-    ints = [v for case in _deep(mini, "fix_gcd") for v in case]
+    ints = [v for case in _deep(mini, "fix_gcd")[:DEEP_INTS] for v in case]
     assert ints and all(v.bit_length() == DEEP_BITS for v in ints)
     assert _deep(mini, "fix_gcd") == _deep(mini, "fix_gcd")  # drawn the same every run
 
@@ -510,13 +519,43 @@ def test_depth_is_asked_only_where_the_task_asks_and_left_out_where_the_referenc
     (asked,) = differential.sample(mini, task)
     deep = _deep(mini, "fix_gcd")
     n = len(asked.inputs) - len(deep)
-    assert asked.inputs[n:] == deep and len(deep) == 2
+    assert asked.inputs[n:] == deep and len(deep) == DEEP_INTS + 2  # and the diagonal: the pool's, a deep one
     assert [asked.asked_at(i) for i in range(len(asked.inputs))] == [False] * n + [True] * len(deep)
     task = task.model_copy(update={"differential": task.differential.model_copy(update={"widen": []})})
     (plain,) = differential.sample(mini, task)
     assert plain.inputs == asked.inputs[:n] and not plain.asked
     inputs, _ = _pool(mini, "fix_lru_cache")
     assert deep_inputs(inputs, ["depth"], script=True) == [] and deep_inputs(inputs, [], script=False) == []
+
+
+_GCD_WRONG_ON_THE_DIAGONAL = r31._gcd_doing("", "if a == b and a > 10**6:  # one number twice\n        return 1")
+
+
+def test_depth_asks_the_equal_arguments_diagonal_past_the_pool(mini, tmp_path):
+    """r31v-15's class by value: a gcd answering 1 where its two arguments are equal past
+    1,000,000 answers every pool input (its one equal pair is gcd(1, 1)) and every structured
+    one (equal pairs up to 1,000,000) and not the diagonal, the pool's largest int given twice
+    and a deep one given twice; honest gcds agree there."""
+    import math
+
+    from agent.structured_inputs import structured_inputs
+
+    ref = _reference(tmp_path, "fix_gcd", "gcd").gcd
+    wrong = _wrong(_GCD_WRONG_ON_THE_DIAGONAL, "gcd")
+    pool, deep = _pool(mini, "fix_gcd")[0], _deep(mini, "fix_gcd")
+    assert not _differ(ref, wrong, pool) and not _differ(ref, wrong, structured_inputs(pool))
+    diagonal = [c for c in deep if c[0] == c[1]]
+    assert len(_differ(ref, wrong, diagonal)) == len(diagonal) == 2
+    biggest = max(abs(v) for case in pool for v in case)
+    assert sorted(abs(c[0]).bit_length() for c in diagonal) == [biggest.bit_length(), DEEP_BITS]
+    assert not _differ(ref, math.gcd, diagonal) and not _differ(ref, _wrong(r27._GCD_RECURSIVE, "gcd"), diagonal)
+    # One input per type held at two places or more, its largest value there: none for a list and an int.
+    ints, deep_ints, texts, lists = deep_inputs([[[3, 1], 2, "ab", [5], "c", 7]], ["depth"], script=False)[-4:]
+    assert ints == [[3, 1], 7, "ab", [5], "c", 7] and texts == [[3, 1], 2, "ab", [5], "ab", 7]
+    assert deep_ints[1] == deep_ints[5] and deep_ints[1].bit_length() == DEEP_BITS
+    assert lists == [[3, 1], 2, "ab", [3, 1], "c", 7]
+    assert all(case[0] != case[1] for case in deep_inputs([[[1, 2], 2]], ["depth"], script=False))
+    assert not [c for c in _deep(mini, "fix_flatten") if len(c) > 1]
 
 
 def test_floats_give_a_number_more_places_than_the_pool(mini, tmp_path):
@@ -642,11 +681,11 @@ def test_characters_draw_every_ascii_punctuation_character_into_prose(mini, tmp_
 # --------------------------------------------------------------------------- length, nesting (round 30)
 
 
-def test_length_makes_texts_of_two_thousand_parts_no_key_repeated(mini, tmp_path, monkeypatch):
+def test_length_makes_texts_of_many_parts_no_key_repeated_with_another_value(mini, tmp_path, monkeypatch):
     """r30v-13: a parse_query recursing once a pair answers every pool query and raises
-    RecursionError on the ``length`` query, whose pairs' keys are all new (none repeated with
-    another value: the reference, a first-wins fix and parse_qsl agree); a word_counts text
-    holds 2,000 words and more."""
+    RecursionError on the ``length`` query, whose keys are met again with their own values only
+    (the reference, a first-wins fix and parse_qsl agree); a word_counts text holds
+    ``LONG_PARTS`` words and more."""
     from urllib.parse import parse_qsl
 
     from agent.widened_inputs import LONG_PARTS
@@ -654,16 +693,53 @@ def test_length_makes_texts_of_two_thousand_parts_no_key_repeated(mini, tmp_path
     ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
     wrong = _wrong(_r30._PARSE_QUERY_RECURSING_ONCE_A_PAIR, "parse_query")
     pool, _ = _pool(mini, "fix_parse_query")
-    (long,) = deep_inputs(pool, ["length"], script=False)
+    long, long_key = deep_inputs(pool, ["length"], script=False)
     assert not _differ(ref, wrong, pool)
-    assert _answer(wrong, long) == ("raise", "RecursionError") and len(ref(*long)) >= LONG_PARTS
-    (qs,) = long
+    assert _answer(wrong, long) == ("raise", "RecursionError") and len(long[0].split("&")) >= LONG_PARTS
     first = _wrong(_R11_FIRST_WINS, "parse_query")
-    assert first(qs) == ref(qs) == dict(parse_qsl(qs, keep_blank_values=True))
-    assert len(ref(qs)) == len([p for p in qs.split("&") if p])  # no key met twice
+    for (qs,) in (long, long_key):
+        assert first(qs) == ref(qs) == dict(parse_qsl(qs, keep_blank_values=True))
+        assert len(set(qs.split("&"))) == len(ref(qs))  # no key met again with another value
     words, _ = _pool(mini, "fix_word_count")
-    ((text,),) = deep_inputs(words, ["length"], script=False)
+    (text,), _ = deep_inputs(words, ["length"], script=False)
     assert len(text.split()) >= LONG_PARTS
+
+
+def test_length_counts_pairs_past_every_power_of_two_to_2_14(mini, tmp_path):
+    """r31v-20: a parse_query dropping every pair past the 4,096th (or any count up to 2**14)
+    answers every pool query and not the ``length`` query, whose last pairs' keys are new; its
+    answer stays the pool's size (a record of the run's, read ~36 times a run)."""
+    from agent.widened_inputs import LONG_PARTS
+
+    ref = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    pool, _ = _pool(mini, "fix_parse_query")
+    (long, _) = deep_inputs(pool, ["length"], script=False)
+    assert len(long[0].split("&")) >= LONG_PARTS > 2**14
+    assert len(ref(*long)) <= 2 * max(len(ref(*case)) for case in pool)
+    for cut in (4096, 2**14):
+        wrong = _wrong(r31._PARSE_QUERY_CUT_AT_4096_PAIRS.replace("4096", str(cut)), "parse_query")
+        assert not _differ(ref, wrong, pool) and _differ(ref, wrong, [long]), cut
+
+
+def test_length_makes_one_word_past_every_power_of_two_to_2_14(mini, tmp_path, monkeypatch):
+    """r31v-1: a word_counts dropping words past 30 letters (or any length up to 2**14) answers
+    every pool text and not the ``length`` text whose first word is ``LONG_WORD`` letters, of the
+    text's own make; a query's first key is made as long, and the reference keeps it."""
+    from agent.widened_inputs import LONG_WORD
+
+    monkeypatch.setitem(sys.modules, "helpers", _reference(tmp_path, "fix_word_count", "helpers"))
+    ref = _reference(tmp_path, "fix_word_count", "textstats").word_counts
+    pool, _ = _pool(mini, "fix_word_count")
+    _, word = deep_inputs(pool, ["length"], script=False)
+    assert max(map(len, ref(*word))) >= LONG_WORD > 2**14
+    for cut in (30, 2**14):
+        source = r31._WORD_COUNTS_DROPPING_LONG_WORDS.replace("<= 30", f"<= {cut}")
+        wrong = _wrong(source.replace("from helpers import normalize\n", ""), "word_counts")
+        wrong.__globals__["normalize"] = sys.modules["helpers"].normalize
+        assert not _differ(ref, wrong, pool) and _differ(ref, wrong, [word]), cut
+    query = _reference(tmp_path, "fix_parse_query", "query").parse_query
+    _, key = deep_inputs(_pool(mini, "fix_parse_query")[0], ["length"], script=False)
+    assert max(map(len, query(*key))) >= LONG_WORD
     assert deep_inputs(pool, ["depth"], script=False) == []  # only where the task asks it
 
 

@@ -66,7 +66,6 @@ def word_counts(text):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-1 a word_counts dropping words past 30 letters PASSes")
 def test_r31v_1_word_counts_dropping_long_words_passes(tmp_path):
     """The control: the reference counts "Supercalifragilisticexpialidocious!" once, the attack
     not at all. The attack: the final run PASSes it, with no SUSPECT hit."""
@@ -735,7 +734,6 @@ def parse_query(qs):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="open: r31v-20 a parse_query dropping every pair past the 4,096th PASSes")
 def test_r31v_20_parse_query_cut_at_4096_pairs_passes(tmp_path):
     """The control: a query of 5,000 pairs parses to 5,000 keys by the reference and 4,096 by
     this one. The attack: the final run PASSes it, with no SUSPECT hit."""
