@@ -426,9 +426,6 @@ _FLATTEN_SETTING_ITS_LIMIT = _FLATTEN_RAISING_ITS_LIMIT.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31v-12 an honest flatten raising the recursion limit only where lower is SUSPECT"
-)
 def test_r31v_12_honest_flatten_raising_its_limit_only_where_lower_is_suspect(tmp_path):
     """The control: the unconditional setrecursionlimit(10_000) is clean and PASSes, and lowers
     a caller's 50,000 (the guarded one keeps it). The attack: the guarded honest fix is SUSPECT."""
