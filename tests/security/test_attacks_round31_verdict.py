@@ -596,9 +596,6 @@ def _plain_under(tmp_path: Path, files: dict[str, str], code: str, *flags: str) 
     return run.stdout.strip()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31v-16 a gcd wrong under -O by an assert inside a swallowing with block PASSes"
-)
 def test_r31v_16_gcd_wrong_under_o_by_a_quiet_with_block_passes(tmp_path):
     """The control: python -O answers gcd(3072, 5120) == 1, a plain run 1024. The attack: the
     final run PASSes it, with no SUSPECT hit."""
@@ -912,9 +909,6 @@ class LRUCache:
 '''
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31v-26 an honest LRUCache asserting its invariant under if __debug__ is SUSPECT"
-)
 def test_r31v_26_honest_lru_checked_under_debug_is_suspect(tmp_path):
     """The control: the same answers under -O and without. The attack: the honest fix is judged
     SUSPECT (interpreter_flags)."""
