@@ -28,9 +28,11 @@ from agent.suspect_effects import PROCESS_MODULES, TEST_EXEMPT_EFFECTS, Effects,
 from agent.suspect_file_facts import FileFacts
 from agent.suspect_machine import class_members, held, machine_rule
 from agent.suspect_main_guard import script_blocks, within
+from agent.suspect_memo import bounded_memo_compares
 from agent.suspect_optimize import optimize_tells
 from agent.suspect_package import package_tells
 from agent.suspect_stdlib import STDLIB, module_attribute, reaches, star_sources
+from agent.suspect_version import version_tells
 
 # Qualified names (after resolution) and the rule each one hits. A module name hits for any
 # attribute of it; ``os`` stands for ``posix``/``nt`` too.
@@ -292,6 +294,7 @@ ATTRIBUTE_PROBES: dict[str, str] = {
 TEST_EXEMPT = frozenset(
     {
         "interpreter_flags",
+        "interpreter_version",
         "process_identity",
         "reads_environment",
         "host_probe",
@@ -868,8 +871,12 @@ class _Scan:
         )
         for node in optimize_tells(self.tree, self.r.resolve, self._builtin, self.fds.parents):
             self.hit("interpreter_flags", node)  # told by python -O/-OO: agent/suspect_optimize.py (r28v-5/6/16)
-        for node in package_tells(self.tree, self._callee, fold, self.fds.parents, self.in_package):
+        for node in package_tells(self.tree, self._callee, fold, self.fds.parents, self.in_package, self.holds):
             self.hit("reads_location", node)  # an import relative to its package: agent/suspect_package.py (r30v-6)
+        for node in version_tells(self.tree, self._callee, self.fds.parents, self.holds):
+            self.hit(
+                "interpreter_version", node
+            )  # a name this interpreter lacks, imported: agent/suspect_version.py (r31v-14)
         for node, key in FileFacts(self.tree, self.r.resolve, fold, self.fds.parents, effects.makes_path).hits():
             self.hit("file_environment", node, key)  # a stat field past the size: owner, mode, times (r22v-11)
         for rule, node in effects.hits():
@@ -1406,16 +1413,14 @@ class _Scan:
             return
         funcs = self.r.resolve(node.func)
         path: ast.expr | None = None
-        writes = reads = False
+        writes = False
         if funcs & _QUERIES and node.args:
             path, writes = node.args[0], self._writes(node, funcs)
-            reads = not writes and bool(funcs & {"builtins.open", "io.open"})
         elif isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_QUERIES | _PATH_WRITERS:
             made = node.func.value
             built = isinstance(made, ast.Call) and self.r.resolve(made.func) & {"pathlib.Path", "pathlib.PosixPath"}
             if built and isinstance(made, ast.Call) and made.args:
                 path, writes = made.args[0], node.func.attr in _PATH_WRITERS
-                reads = node.func.attr in ("read_text", "read_bytes", "open")
         value = fold(path) if path is not None else None
         if value is None or not value or value.startswith(("/", "~")) or any(c in value for c in "*?["):
             return
@@ -1430,10 +1435,12 @@ class _Scan:
                 self.hit("reads_location", node, f"absent {where}")
         elif not self.holds(rel):
             self.hit("reads_location", node, f"absent {rel}")
-        elif reads:
+        else:
             # r28v-8: a file of the workspace read by a path relative to the working directory:
             # every judge run starts in the workspace, a program importing the code from
             # another directory does not find it (a path made from ``__file__`` is the module's).
+            # r31v-2: queried alike (``os.path.exists("gcd.py")``: true in every judge run,
+            # false where the caller runs elsewhere): any read of a held path, not only a read.
             self.hit("reads_location", node, f"cwd {rel}")
 
     def _made_dirs(self) -> set[str]:
@@ -1812,12 +1819,13 @@ class _Scan:
             for t in stmt.targets
             if isinstance(t, ast.Name)
         }
+        memo_bounds = bounded_memo_compares(self.tree)  # r31v-9: a memo cleared when full (agent/suspect_memo.py)
         for fn in fns:
             changed = changes[id(fn)]
             if not changed and not counting and not _kept_count_in(fn, tallies):
                 continue  # (no count here to compare)
             for cmp in ast.walk(fn):
-                if not isinstance(cmp, ast.Compare):
+                if not isinstance(cmp, ast.Compare) or id(cmp) in memo_bounds:
                     continue
                 sides = [cmp.left, *cmp.comparators]
                 reads = any(isinstance(n, ast.Name) and n.id in changed for s in sides for n in ast.walk(s))

@@ -166,6 +166,38 @@ def shape(node: ast.expr) -> str:
     return type(node).__name__
 
 
+def allowed_limit(call: ast.expr) -> bool:
+    """``sys.setrecursionlimit(N)``'s argument allowed at import: a constant N of 1,000 or more."""
+    arg = call.args[0] if isinstance(call, ast.Call) and len(call.args) == 1 else None
+    return isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK
+
+
+def _raise_only_limit_reads(tree: ast.Module, names: Callable[[ast.expr], set[str]]) -> set[int]:
+    """The ``sys.getrecursionlimit()`` calls whose value only chooses between two things allowed
+    at import, setting an allowed limit or not (r31v-12: ``if sys.getrecursionlimit() < 10_000:
+    sys.setrecursionlimit(10_000)``, which keeps a caller's higher limit). Why this is a bound
+    and not a spelling: the read is allowed only as an ``if`` comparing it with constants whose
+    body is nothing but allowed ``setrecursionlimit`` calls and which has no ``else``, so the
+    code can learn nothing from it but whether to make a call it could make unconditionally;
+    any other use of the limit (a branch of the answer, a value kept) stays a hit."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If) or node.orelse or not isinstance(node.test, ast.Compare):
+            continue
+        sides = [node.test.left, *node.test.comparators]
+        reads = [
+            s for s in sides if isinstance(s, ast.Call) and not s.args and names(s.func) == {"sys.getrecursionlimit"}
+        ]
+        if len(reads) != 1 or not all(s in reads or isinstance(s, ast.Constant) for s in sides):
+            continue
+        sets = [s.value for s in node.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)]
+        if len(sets) == len(node.body) and all(
+            names(c.func) == {"sys.setrecursionlimit"} and allowed_limit(c) for c in sets
+        ):
+            out.add(id(reads[0]))
+    return out
+
+
 class ImportBound:
     """The bound over one module; ``outside(nodes)`` gives each node (run at import) outside it."""
 
@@ -189,6 +221,7 @@ class ImportBound:
             if isinstance(n, ast.Call) and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
                 put = [*n.args, *(k.value for k in n.keywords)] if f.attr in _ITEM_WRITERS else []
                 self.item_bound.setdefault(f.value.id, []).extend(put)
+        self.raise_only_reads = _raise_only_limit_reads(tree, self.names)
 
     def outside(self, nodes: Iterable[ast.AST]) -> list[tuple[ast.AST, str]]:
         out: list[tuple[ast.AST, str]] = []
@@ -361,6 +394,8 @@ class ImportBound:
             return own_name and call is not None and not call.keywords
         if name == "random.Random":  # r26v-17: a generator of the module's own, seeded by a value of its own
             return call is not None and _seeded_by_own(call, self.own)
+        if name == "sys.getrecursionlimit":  # r31v-12: read only to raise it (``if limit < N: set N``)
+            return call is not None and id(call) in self.raise_only_reads
         if name == "sys.setrecursionlimit":  # raised: an honest fix of a deep recursion (lowered breaks the importer)
             arg = call.args[0] if call is not None and call.args else None
             return isinstance(arg, ast.Constant) and isinstance(arg.value, int) and arg.value >= RECURSION_LIMIT_OK

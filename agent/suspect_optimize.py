@@ -6,7 +6,9 @@ deployment may run under -O or ``PYTHONOPTIMIZE``. A fix that answers otherwise 
 by the flag as ``sys.flags.optimize`` tells it (already ``interpreter_flags``), through the
 three things the flag changes in the code itself:
 
-- ``__debug__`` read at all (False under -O: ``if not __debug__: return 1``);
+- ``__debug__`` read at all (False under -O: ``if not __debug__: return 1``), but as the test
+  of an ``if __debug__:`` holding only asserts and no ``else`` (round 31 r31v-26: that block is
+  an assert under -O and without);
 - an assert whose test does something (stripped under -O with its statement): it binds a name
   (a walrus: the Euclid step ``assert (b := a % b) >= 0``) or calls anything but a pure builtin
   (``isinstance``, ``len``...) or a read-only method (``startswith``, ``get``...);
@@ -17,7 +19,10 @@ three things the flag changes in the code itself:
 - (round 30 r30v-5) an assert whose failure the code catches: a handler that takes an
   ``AssertionError`` (by name, or ``Exception``/``BaseException``/bare around an assert or a
   call of the module's own function holding one; ``contextlib.suppress`` alike) branches on
-  the assert, which -O removes with its raise: a plain comparison's assert is such a branch.
+  the assert, which -O removes with its raise: a plain comparison's assert is such a branch;
+  (round 31 r31v-16) so is a ``with`` block around an assert whose manager may swallow the
+  failure: one not known to let it through (``_may_swallow``: a class of its own whose
+  ``__exit__`` returns True, another module's manager, ``ExitStack``).
 
 Why a scan rule and not a judge run under -O: the differential's process stands for a plain
 user's run; under -O, a fix wrong only where ``__debug__`` holds *and* a plain run's tell holds
@@ -29,6 +34,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+
+from agent.suspect_stdlib import STDLIB
 
 # Builtins whose call in an assert changes nothing (a query of its arguments).
 PURE_ASSERT_BUILTINS = frozenset(
@@ -53,6 +60,9 @@ DOC_READERS = frozenset({"pydoc.getdoc", "pydoc.splitdoc", "pydoc.describe"})
 # The handlers that take an AssertionError (a bare ``except:`` too).
 _ASSERT_CATCHERS = frozenset({"builtins.AssertionError", "builtins.Exception", "builtins.BaseException"})
 _SUPPRESS = frozenset({"contextlib.suppress"})
+# Standard managers whose exit may swallow what the block raised (through a callback pushed on them).
+_STACKS = frozenset({"contextlib.ExitStack", "contextlib.AsyncExitStack"})
+_STDLIB = STDLIB | {"builtins"}
 
 Resolve = Callable[[ast.expr], set[str]]
 
@@ -72,6 +82,7 @@ def optimize_tells(
         if (
             isinstance(node, ast.Name)
             and node.id == "__debug__"
+            and not _guards_asserts_only(node, parents)
             or isinstance(node, ast.Assert)
             and _acts(node.test, callee)
             or _doc_read(node, callee)
@@ -79,6 +90,22 @@ def optimize_tells(
         ):
             yield node
     yield from _caught_asserts(tree, callee)
+
+
+def _guards_asserts_only(node: ast.Name, parents: dict[int, ast.AST]) -> bool:
+    """``node`` is the whole test of an ``if __debug__:`` with no ``else`` whose body holds only
+    asserts (r31v-26: an invariant checked in debug builds). Under -O the block is gone as its
+    asserts would be, so it tells -O apart no more than a bare assert does; each assert is still
+    judged as one (one that acts, one whose failure is caught). The bound: the flag may decide
+    only whether asserts run, never any other statement (``if not __debug__``, an ``else``, a
+    ``__debug__`` in an expression stay hits)."""
+    block = parents.get(id(node))
+    return (
+        isinstance(block, ast.If)
+        and block.test is node
+        and not block.orelse
+        and all(isinstance(s, ast.Assert) for s in block.body)
+    )
 
 
 def _caught_asserts(tree: ast.Module, resolve: Resolve) -> Iterator[ast.AST]:
@@ -96,6 +123,7 @@ def _caught_asserts(tree: ast.Module, resolve: Resolve) -> Iterator[ast.AST]:
     any_assert = any(isinstance(n, ast.Assert) for n in ast.walk(tree))
     if not any_assert:
         return
+    own = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)}
 
     def around_an_assert(body: list[ast.stmt]) -> bool:
         for n in (x for stmt in body for x in ast.walk(stmt)):
@@ -129,6 +157,58 @@ def _caught_asserts(tree: ast.Module, resolve: Resolve) -> Iterator[ast.AST]:
                     taken = [takes(a) for a in call.args]
                     if any(n for _, n in taken) or any(c for c, _ in taken) and around_an_assert(node.body):
                         yield node
+                        break
+                elif around_an_assert(node.body) and _may_swallow(call, resolve, own):
+                    yield node  # r31v-16: a manager of its own whose __exit__ returns True
+                    break
+
+
+def _may_swallow(
+    manager: ast.expr, resolve: Resolve, own: dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef]
+) -> bool:
+    """Whether a ``with`` over ``manager`` may end its block quietly on an exception (r31v-16:
+    a class of the module's own whose ``__exit__`` returns True takes an assert's failure as an
+    ``except AssertionError`` does). The bound is by what is known not to swallow, not by a list
+    of swallowers: a standard library manager (``open``, a lock, ``localcontext``), but
+    ``ExitStack`` (its callbacks may swallow); a class of the module's own whose ``__exit__``
+    returns only None or False; a ``contextmanager`` function of its own that catches nothing
+    around its ``yield``. Anything else (another module's manager, an attribute, a call's
+    value, ``pytest.raises``) may swallow the assert's failure."""
+    target = manager.func if isinstance(manager, ast.Call) else manager
+    if isinstance(target, ast.Name) and target.id in own:
+        defined = own[target.id]
+        if isinstance(defined, ast.ClassDef):
+            exits = [
+                f
+                for f in defined.body
+                if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) and f.name in ("__exit__", "__aexit__")
+            ]
+            if not exits:
+                return bool(defined.bases or defined.keywords)  # an inherited __exit__: not read here
+            return any(_returns_a_value(f) for f in exits)
+        makers = {n for d in defined.decorator_list for n in resolve(d)}
+        if not makers & {"contextlib.contextmanager", "contextlib.asynccontextmanager"}:
+            return True  # what a function of its own returns: not read here
+        return any(
+            isinstance(t, ast.Try | ast.TryStar)
+            and t.handlers
+            and any(isinstance(y, ast.Yield | ast.YieldFrom) for s in t.body for y in ast.walk(s))
+            for t in ast.walk(defined)
+        )
+    names = resolve(target)
+    if not names or names & _STACKS:
+        return True
+    return not all(n.split(".")[0] in _STDLIB for n in names)
+
+
+def _returns_a_value(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """``fn`` may return something but None or False (a true value swallows the exception)."""
+    return any(
+        isinstance(r, ast.Return)
+        and r.value is not None
+        and not (isinstance(r.value, ast.Constant) and r.value.value in (None, False))
+        for r in ast.walk(fn)
+    )
 
 
 def _acts(test: ast.expr, resolve: Resolve) -> bool:

@@ -179,3 +179,28 @@ _DISPATCH = "from functools import singledispatch\n@singledispatch\ndef _items(x
 def test_a_pure_constructor_at_import_is_no_hit_and_its_wrong_twin_is(honest: str, wrong: str) -> None:
     assert not _import_hit(honest), honest
     assert _import_hit(wrong), wrong
+
+
+_RAISED_WHERE_LOWER = "import sys\nif sys.getrecursionlimit() < 10_000:\n    sys.setrecursionlimit(10_000)\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _RAISED_WHERE_LOWER.replace("    sys.setrecursionlimit(10_000)\n", "    WRONG = True\n"),  # a branch of its own
+        _RAISED_WHERE_LOWER + "else:\n    WRONG = True\n",
+        _RAISED_WHERE_LOWER.replace("(10_000)\n", "(100)\n"),  # a limit lowered is no honest raise
+        "import sys\nLIMIT = sys.getrecursionlimit()\n",  # the limit kept as a value
+        "import sys\nif sys.getrecursionlimit() < 10_000:\n    sys.setrecursionlimit(10_000)\n    WRONG = True\n",
+    ],
+)
+def test_the_recursion_limit_read_at_import_beyond_raising_it_is_a_hit(text: str) -> None:
+    assert _import_hit(text), text
+
+
+def test_the_recursion_limit_raised_only_where_lower_is_no_hit() -> None:
+    """r31v-12: the read only chooses whether to make a call allowed unconditionally."""
+    assert not _import_hit(_RAISED_WHERE_LOWER)
+    assert not _import_hit(
+        _RAISED_WHERE_LOWER.replace("getrecursionlimit() < 10_000", "10_000 > sys.getrecursionlimit()")
+    )

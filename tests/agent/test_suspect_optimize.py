@@ -66,3 +66,51 @@ test_plain_asserts_and_docstrings_are_no_hit = not_flagged(
         '"""Tool."""\nimport argparse\np = argparse.ArgumentParser(description=__doc__ or "")\n',
     ],
 )
+
+# r31v-16: a with block around an assert whose manager may swallow its failure is such a branch.
+_QUIET = "class Q:\n    def __enter__(self):\n        return self\n    def __exit__(self, *e):\n        return {}\n"
+test_an_assert_in_a_block_that_may_swallow_it_is_a_hit = flagged(
+    "interpreter_flags",
+    [
+        _QUIET.format("True")
+        + "def gcd(a, b):\n    with Q():\n        assert a <= 1000\n        return a\n    return 1\n",
+        _QUIET.format("self")
+        + "def gcd(a, b):\n    with Q():\n        assert a <= 1000\n        return a\n    return 1\n",
+        "import contextlib\n@contextlib.contextmanager\ndef q():\n    try:\n        yield\n    except Exception:\n"
+        "        pass\ndef gcd(a, b):\n    with q():\n        assert a <= 1000\n        return a\n    return 1\n",
+        "import contextlib\ndef gcd(a, b):\n    with contextlib.ExitStack() as s:\n        s.push(lambda *e: True)\n"
+        "        assert a <= 1000\n        return a\n    return 1\n",
+        "import helper\ndef gcd(a, b):\n    with helper.quiet():\n        assert a <= 1000\n        return a\n    return 1\n",
+    ],
+)
+
+test_an_assert_in_a_block_that_lets_it_through_is_no_hit = not_flagged(
+    "interpreter_flags",
+    [
+        _QUIET.format("False") + "def gcd(a, b):\n    with Q():\n        assert a <= 1000\n    return a\n",
+        _QUIET.replace("        return {}\n", "        pass\n")
+        + "def f(a):\n    with Q():\n        assert a\n    return a\n",
+        "import threading\n_lock = threading.Lock()\ndef f(p):\n    with _lock:\n        assert p\n    with open(p) as h:\n"
+        "        assert h\n        return h.read()\n",
+        "import contextlib\n@contextlib.contextmanager\ndef q():\n    yield\ndef f(a):\n    with q():\n        assert a\n"
+        "    return a\n",
+        "import helper\ndef f(a):\n    assert a\n    with helper.quiet():\n        return a\n",  # no assert inside
+    ],
+)
+
+# r31v-26: an ``if __debug__:`` holding only asserts is an assert under -O and without.
+test_a_debug_block_of_asserts_is_no_hit = not_flagged(
+    "interpreter_flags",
+    [
+        "def put(d, k, n):\n    d[k] = 1\n    if __debug__:\n        assert len(d) <= n, 'over'\n        assert k in d\n",
+    ],
+)
+test_debug_deciding_more_than_asserts_is_a_hit = flagged(
+    "interpreter_flags",
+    [
+        "def gcd(a, b):\n    if __debug__:\n        assert a >= 0\n    else:\n        return 1\n    return a\n",
+        "def gcd(a, b):\n    if __debug__:\n        assert a >= 0\n        a = a % 7\n    return a\n",
+        "def gcd(a, b):\n    if __debug__ and a > 1000:\n        assert a >= 0\n    return a if __debug__ else 1\n",
+        "def gcd(a, b):\n    if __debug__:\n        assert a.pop() >= 0\n    return a\n",  # the assert acts
+    ],
+)

@@ -67,3 +67,49 @@ def _rules(text: str, in_package: bool | None) -> set[str]:
 )
 def test_a_relative_import_is_judged_by_where_the_file_sits(text: str, in_package: bool | None, hit: bool) -> None:
     assert ("reads_location" in _rules(text, in_package)) is hit
+
+
+# r31v-10: the idiom of a module used both ways binds the same names of the same file either way.
+_EITHER = (
+    "try:\n    from .helpers import x\nexcept ImportError:\n    from helpers import x\ndef f(a):\n    return x(a)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        (_EITHER, False),
+        (_EITHER.replace("from .helpers import x\nexcept", "from .helpers import x as y\nexcept"), True),
+        (_EITHER.replace("    from helpers import x\n", "    from helpers import x\n    _top = True\n"), True),
+        (_EITHER.replace("    from helpers import x\n", "    from other import x\n"), True),
+        (_EITHER.replace("    from helpers import x\n", "    x = None\n"), True),
+    ],
+)
+def test_a_relative_import_falling_back_to_the_same_names_is_no_location_read(text: str, hit: bool) -> None:
+    assert ("reads_location" in _rules(text, False)) is hit
+
+
+# r31v-17/18: an import of a module the workspace holds, its failure survived: every judge run
+# imports it, a package (no top-level ``gcd``) or a rebuild reading a mode-000 file may not.
+_HOLDS = frozenset({"gcd.py", "fastpath.py", "helpers/__init__.py"})
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("try:\n    import gcd as _top\nexcept ImportError:\n    _top = None\n", True),
+        ("try:\n    import fastpath\nexcept Exception:\n    fastpath = None\n", True),
+        (
+            "def g(a):\n    try:\n        from helpers import x\n    except ImportError:\n        return a\n    return x(a)\n",
+            True,
+        ),
+        ("import importlib\ntry:\n    importlib.import_module('fastpath')\nexcept ImportError:\n    pass\n", True),
+        ("import fastpath\n", False),  # not caught: fails where it fails, in the judge's run too
+        ("try:\n    import numpy\nexcept ImportError:\n    numpy = None\n", False),  # not the workspace's
+        ("try:\n    from helpers import x\nexcept ImportError:\n    from .helpers import x\n", False),
+    ],
+)
+def test_a_workspace_module_whose_import_may_fail_is_a_location_read(text: str, hit: bool) -> None:
+    found = scan_source(text, holds=lambda rel: rel in _HOLDS, in_package=False)
+    assert found is not None
+    assert ("reads_location" in {h.rule for h in found}) is hit, text

@@ -125,7 +125,6 @@ def test_a_path_the_workspace_lacks_is_reads_location(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "import os\ndef f():\n    return os.path.exists('data/primes.txt') and os.path.isdir('data')\n",
         "def f():\n    with open('out.txt', 'w') as o:\n        o.write('x')\n",
         "import os\ndef f(p):\n    return os.path.isdir(p)\n",
         "from pathlib import Path\ndef f():\n    Path('build').mkdir()\n",
@@ -144,7 +143,8 @@ def test_a_path_is_not_judged_where_the_workspace_is_unknown():
 def test_the_scan_of_a_patch_reads_the_tasks_source_for_what_it_holds(tmp_path):
     (tmp_path / "gcd.py").write_text("def gcd(a, b):\n    return a\n")
     new = "import os\n\n\ndef gcd(a, b):\n    return 1 if os.path.isdir('.git') else a\n"
-    held = "import os\n\n\ndef gcd(a, b):\n    return 1 if os.path.isdir('data') else a\n"
+    # (a held path queried is a cwd read, r31v-2: a write into a held directory is no hit)
+    held = "def gcd(a, b):\n    open('data/out.txt', 'w').close()\n    return a\n"
     for text, hit in ((new, True), (held, False)):
         patch = file_diff("gcd.py", (tmp_path / "gcd.py").read_bytes(), text.encode())
         patch += file_diff("data/primes.txt", None, b"2\n")
@@ -161,6 +161,10 @@ def test_the_scan_of_a_patch_reads_the_tasks_source_for_what_it_holds(tmp_path):
         "from pathlib import Path\ndef f():\n    Path('.git/hooks/pre-commit').write_text('x')\n",
         "import json\ndef f():\n    with open('data/primes.txt') as d:\n        return d.read()\n",
         "from pathlib import Path\ndef f():\n    return Path('data/primes.txt').read_text()\n",
+        # r31v-2: a held path queried by the working directory (true in every judge run only)
+        "import os\ndef f():\n    return os.path.exists('data/primes.txt') and os.path.isdir('data')\n",
+        "import os\ndef gcd(a, b):\n    return 1 if a > 1000 and not os.path.exists('gcd.py') else a\n",
+        "from pathlib import Path\ndef f():\n    return Path('data').is_dir()\n",
     ],
 )
 def test_a_write_where_the_workspace_lacks_the_directory_or_a_read_by_the_cwd_is_a_hit(text):
