@@ -383,9 +383,6 @@ def test_r31s_5_control_a_users_sandbox_alone_reads_no_secret(tmp_path, user_dir
     assert secret not in said
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-5 a normal user's sandbox reads a root final run's secret: the lease is per user"
-)
 def test_r31s_5_another_users_sandbox_never_reads_a_final_runs_secret(tmp_path, user_dir):
     read = False
     for attempt in range(3):  # (a busy machine may start the two seconds apart: past the channel's timing)
