@@ -32,6 +32,8 @@ import fcntl
 import os
 import secrets
 import stat
+import struct
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,21 +137,87 @@ def _open(d: Path, name: str) -> int:
         raise LeaseError(f"cannot open the final run's lease in {d}: {exc.strerror or exc}") from None
 
 
+# A share says when its sandbox will be over at the latest: an OFD read lock on one byte of the
+# lease file at that second since the epoch (a lock, not a write: a normal user opens root's
+# file read-only; it goes with the share). A final run waiting says so with one on the gate's
+# first byte. A sandbox that arrives while a final run waits runs beside the shares running, if
+# it can be over before the latest of them (its clock cut to that): the final run waits no
+# longer than it must already, and none runs while it runs. Without it one rollout's long run
+# held every other rollout's run for as long as it ran, behind a final run at the gate (r31s-2).
+_FLOCK = "@hhqqi4x"  # struct flock
+_OVER_S = 30.0  # a sandbox's end past its clock's: its uid, cgroup and workspace, the kill
+_LEAST_PART = 0.5  # beside the shares only with half its time at least: else it waits its turn
+
+
+def _lock_byte(fd: int, at: int) -> None:
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_RDLCK, os.SEEK_SET, at, 1, 0))
+
+
+def _locked_from(fd: int, at: int, length: int = 0) -> int | None:
+    """The first byte at or past ``at`` (within ``length``; 0: to the end) another open file
+    holds a lock on, or None."""
+    q = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, at, length, 0)
+    kind, _, start, _, _ = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_OFD_GETLK, q))
+    return None if kind == fcntl.F_UNLCK else int(start)
+
+
+def _latest_end(lease: int) -> int:
+    """The latest second a running share said its sandbox is over by (0: none)."""
+    latest, at = 0, int(time.time())
+    for _ in range(4096):  # (one a share, at most: the sandbox uids are 4096)
+        found = _locked_from(lease, at)
+        if found is None:
+            break
+        latest, at = found, found + 1
+    return latest
+
+
+def _beside(gate: int, lease: int, timeout_s: float) -> float | None:
+    """The seconds this sandbox may run beside the shares running while a final run waits (a
+    share taken), or None: it waits at the gate."""
+    if _locked_from(gate, 0, 1) is None:  # no final run waits: the gate is a sandbox's, passing
+        return None
+    allowed = min(timeout_s, _latest_end(lease) - time.time() - _OVER_S)
+    if allowed < max(1.0, _LEAST_PART * timeout_s):
+        return None
+    try:
+        fcntl.flock(lease, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # the final run has it now
+        return None
+    return allowed
+
+
 @contextmanager
-def _holding(how: str) -> Iterator[None]:
+def _holding(how: str, timeout_s: float | None = None) -> Iterator[float | None]:
     d = place()  # once a hold: both files in one place
     lease = _open(d, _LEASE)
     try:
+        allowed = timeout_s
         gate = _open(d, _GATE)
         try:
-            fcntl.flock(gate, fcntl.LOCK_EX)  # a final run waiting holds it: no sandbox starts meanwhile
-            fcntl.flock(lease, fcntl.LOCK_EX if how == "final" else fcntl.LOCK_SH)
+            beside = None
+            try:
+                fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if how == "sandbox" and timeout_s is not None:
+                    beside = _beside(gate, lease, timeout_s)
+                if beside is None:
+                    fcntl.flock(gate, fcntl.LOCK_EX)  # a final run waiting holds it: no sandbox starts meanwhile
+            if beside is not None:  # its share taken beside the running ones
+                allowed = beside
+            elif how == "final":
+                _lock_byte(gate, 0)  # a final run waits
+                fcntl.flock(lease, fcntl.LOCK_EX)
+            else:
+                fcntl.flock(lease, fcntl.LOCK_SH)
         finally:
-            os.close(gate)  # (closing drops the lock)
+            os.close(gate)  # (closing drops its locks)
+        if how == "sandbox" and allowed is not None:
+            _lock_byte(lease, min(int(time.time() + allowed + _OVER_S) + 1, 2**62))
         hold = _Hold(how)
         token = _held.set(hold)
         try:
-            yield
+            yield allowed
         finally:
             hold.live = False
             _held.reset(token)
@@ -168,14 +236,16 @@ def _live_hold() -> _Hold | None:
 
 
 @contextmanager
-def sandbox_turn() -> Iterator[None]:
+def sandbox_turn(timeout_s: float | None = None) -> Iterator[float | None]:
     """Hold a sandbox's share of the lease for its run: waits while a final run runs (none
-    held under a final run's own lease, or a sandbox's already)."""
+    held under a final run's own lease, or a sandbox's already). Yields the seconds the run
+    may take: ``timeout_s``, or less where it runs beside the shares a final run waits for
+    (``_beside``)."""
     if _live_hold() is not None:
-        yield
+        yield timeout_s
         return
-    with _holding("sandbox"):
-        yield
+    with _holding("sandbox", timeout_s) as allowed:
+        yield allowed
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -346,3 +347,43 @@ def _waits_for_the_lease_held(pid: int, leases: Path) -> None:
                         return
         assert time.monotonic() < deadline, f"{pid} never held the lease"
         time.sleep(0.01)
+
+
+def test_a_sandbox_runs_beside_the_long_run_a_final_run_waits_for(tmp_path, leases):
+    """A final run waits at the gate for a long sandbox run: a sandbox arriving meanwhile runs
+    beside that run at once, its clock cut to end by that run's end (the final run waits no
+    longer), where it waited for that run's end (round 31 r31s-2)."""
+    gate, args = _sandbox_waiting_for_go(tmp_path)
+    box = _start(_SANDBOX, *args)  # a 120 s clock: over by ~150 s from now at the latest
+    final = None
+    said: list = []
+
+    def arriving() -> None:
+        with final_run_lease.sandbox_turn(200.0) as allowed:
+            said.append(allowed)
+            run = run_command_full(
+                [sys.executable, "-c", "print('beside')"], tmp_path / "ws", timeout_s=200, sandbox="bwrap"
+            )
+            said.append(run.output.strip())
+
+    thread = threading.Thread(target=arriving)
+    try:
+        _waits_for_the_lease_held(box.pid, leases)
+        final = _start(_FINAL)
+        _waits_for_the_lease(final.pid, leases)
+        thread.start()
+        thread.join(_WAIT_S / 2)
+        assert not thread.is_alive(), "a sandbox waited for the long run a final run waits for"
+        assert said[1] == "beside"
+        assert 100 <= said[0] < 150, said  # its clock ends by the long run's (200 s asked)
+        assert _said_nothing(final), "the final run started while sandboxes ran"
+        (gate / "go").touch()
+        assert _line(box) == "RAN 0 ['saw go']"
+        assert _line(final) == "ALONE"
+        final.stdin.write("\n")
+        final.stdin.flush()
+    finally:
+        (gate / "go").touch()
+        _ended(box, *([final] if final else []))
+        if thread.ident is not None:
+            thread.join(_WAIT_S)
