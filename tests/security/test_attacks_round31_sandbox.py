@@ -231,9 +231,6 @@ def test_r31s_2_control_a_hostile_run_alone_holds_no_neighbour(tmp_path):
     assert _honest_run_waited(tmp_path, False) < 10
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-2 a rollout's long run holds every other rollout's run while a final run is due"
-)
 def test_r31s_2_a_rollouts_long_run_never_holds_a_neighbours_run(tmp_path):
     assert _honest_run_waited(tmp_path, True) < 10, "a neighbour's run waited for the hostile run's end"
 
