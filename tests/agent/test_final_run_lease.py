@@ -247,7 +247,7 @@ def _someone_waits_for(lease: Path, p: subprocess.Popen) -> None:
         with open("/proc/locks") as f:
             if any("->" in line.split() and line.split()[-3].endswith(f":{inode}") for line in f):
                 return
-        assert _said_nothing(p), "a normal user's sandbox ran while root's final run ran"
+        assert _said_nothing(p), "the process watched spoke (or ended) meanwhile"
         assert time.monotonic() < deadline, f"no process waited for {lease}"
         time.sleep(0.01)
 
@@ -382,6 +382,41 @@ def test_a_sandbox_runs_beside_the_long_run_a_final_run_waits_for(tmp_path, leas
         assert _line(final) == "ALONE"
         final.stdin.write("\n")
         final.stdin.flush()
+    finally:
+        (gate / "go").touch()
+        _ended(box, *([final] if final else []))
+        if thread.ident is not None:
+            thread.join(_WAIT_S)
+
+
+def test_a_sandbox_whose_clock_would_be_cut_under_half_waits_its_turn(tmp_path, leases):
+    """Beside the long run only with half its time at least: a sandbox asking 1,000 s (the long
+    run over in ~150) waits at the gate as before, then gets its whole clock."""
+    gate, args = _sandbox_waiting_for_go(tmp_path)
+    box = _start(_SANDBOX, *args)
+    final = None
+    said: list = []
+
+    def arriving() -> None:
+        with final_run_lease.sandbox_turn(1000.0) as allowed:
+            said.append(allowed)
+
+    thread = threading.Thread(target=arriving)
+    try:
+        _waits_for_the_lease_held(box.pid, leases)
+        final = _start(_FINAL)
+        _waits_for_the_lease(final.pid, leases)
+        thread.start()
+        _someone_waits_for(leases / "final-run.gate", final)  # the arriving sandbox, at the gate
+        assert not said
+        (gate / "go").touch()
+        assert _line(box) == "RAN 0 ['saw go']"
+        assert _line(final) == "ALONE"
+        assert not said, "a sandbox ran while the final run ran"
+        final.stdin.write("\n")
+        final.stdin.flush()
+        thread.join(_WAIT_S)
+        assert said == [1000.0]
     finally:
         (gate / "go").touch()
         _ended(box, *([final] if final else []))
