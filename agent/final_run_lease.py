@@ -14,7 +14,8 @@ A machine-wide reader-writer lease on a file every user's repo-agent shares
 until every process of it is gone; a final run holds an exclusive one for the whole of its
 judgement, and its own sandboxes (the differential's calls, the reference fix's run beside
 it) run under it. A writer takes a gate first, so that sandboxes starting one after another
-never starve it: a sandbox passes the gate only while no final run waits. Locks are per open
+never starve it: a sandbox passes the gate only while no final run waits, or beside the
+shares that final run waits for, within the time they take (``_beside``). Locks are per open
 file: two threads, two ``run`` processes and Ray workers on one machine wait for each other,
 and a holder that dies (however) frees its lock with its last descriptor.
 
