@@ -1462,12 +1462,13 @@ def run_command_full(
         # Not while a final run runs (its code could signal its secret to this one through the
         # machine's shared state): taken before the uid, the cgroup and the clock (waiting is not
         # the run's time), given back once every process of the sandbox is gone.
+        # Beside the runs a final run waits for, its clock ends by theirs (agent/final_run_lease.py).
         try:
-            turn.enter_context(final_run_lease.sandbox_turn())
+            allowed = turn.enter_context(final_run_lease.sandbox_turn(timeout_s))
         except LeaseError as exc:
             raise SandboxError(str(exc)) from None
         return _run_command_full(
-            kind, argv, cwd, timeout_s, env, extra_binds, ro_binds, verdict_pipe, python, private_binds
+            kind, argv, cwd, allowed or timeout_s, env, extra_binds, ro_binds, verdict_pipe, python, private_binds
         )
 
 

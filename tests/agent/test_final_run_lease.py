@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from agent import final_run_lease, subuid
-from agent.sandbox import run_command_full, sandbox_kind
-from agent.uid_lease import UidRange, lease_dir, root_range
+from agent import final_run_lease
+from agent.sandbox import SandboxError, run_command_full, sandbox_kind
+from agent.uid_lease import LeaseError
+from tests.security.conftest import AS_NOBODY, NOBODY
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -63,15 +67,135 @@ def leases(tmp_path, monkeypatch) -> Path:
     return d / str(os.geteuid())
 
 
-def test_the_lease_is_kept_beside_the_uid_leases(monkeypatch):
-    """Unset, the place is the machine-wide one every repo-agent of this user shares: root's is
-    the sandbox uids' lease directory (a private one per process would hold nothing apart)."""
+def test_the_lease_is_the_machines_for_every_user(monkeypatch):
+    """Unset, the place is the machine-wide one every repo-agent shares, root's and normal
+    users' (round 31 r31s-5): root's directory and files, which no one else may write."""
     monkeypatch.delenv(final_run_lease.PLACE_ENV, raising=False)
-    if os.geteuid() == 0:
-        assert final_run_lease.place() == lease_dir(root_range())
-    else:
-        where, fallbacks = subuid.lease_place()
-        assert final_run_lease.place() == lease_dir(UidRange(0, 0, where, fallbacks))
+    if os.geteuid() != 0:
+        pytest.fail("run as root: root makes the machine's place", pytrace=False)
+    d = final_run_lease.place()
+    assert d == final_run_lease.MACHINE_PLACE
+    for p in (d, d / "final-run.lease", d / "final-run.gate"):
+        st = os.lstat(p)
+        assert st.st_uid == 0 and not st.st_mode & 0o022, (p, oct(st.st_mode))
+    assert os.lstat(d).st_mode & 0o005 == 0o005  # every user may open the files
+
+
+@pytest.fixture
+def machine_place(monkeypatch) -> Path:
+    """``MACHINE_PLACE`` moved to a directory of the test's own that every user may reach (the
+    real one is shared with every sandbox of the machine), and no place apart."""
+    top = Path(tempfile.mkdtemp(prefix="repo-agent-machine-place-"))
+    top.chmod(0o1777)  # sticky and world-writable, as /run/lock is
+    monkeypatch.setattr(final_run_lease, "MACHINE_PLACE", top / "repo-agent-final-run")
+    monkeypatch.delenv(final_run_lease.PLACE_ENV, raising=False)
+    yield top / "repo-agent-final-run"
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_name_another_user_made_first_is_set_aside(machine_place):
+    """A local user who made the machine's place first (/run/lock is world-writable) could
+    swap its files and split the lease: root never uses it, but makes its own."""
+    (machine_place).mkdir(mode=0o777)
+    (machine_place / "final-run.lease").write_text("")
+    for p in (machine_place, machine_place / "final-run.lease"):
+        os.chown(p, NOBODY, NOBODY)
+    assert final_run_lease.place() == machine_place
+    assert os.lstat(machine_place).st_uid == 0 and os.lstat(machine_place / "final-run.lease").st_uid == 0
+    aside = [p for p in machine_place.parent.iterdir() if p.name.startswith(machine_place.name + ".squatted-")]
+    assert len(aside) == 1 and os.lstat(aside[0]).st_uid == NOBODY
+
+
+# A normal user's side (nobody's, environment cleared: no place apart): where its lease is, or
+# a share of it taken (printed once held) and kept until a line comes on stdin.
+_USERS_SIDE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from agent import final_run_lease
+final_run_lease.MACHINE_PLACE = Path(sys.argv[2])
+if sys.argv[3] == "place":
+    print(final_run_lease.place(), flush=True)
+else:
+    with final_run_lease.sandbox_turn():
+        print("SHARE", flush=True)
+        sys.stdin.readline()
+"""
+
+
+def _as_nobody(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*AS_NOBODY, sys.executable, "-c", _USERS_SIDE, str(PROJECT), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_users_sandbox_waits_for_roots_final_run(machine_place):
+    """A normal user's sandbox shares root's lease: it waits while root's final run runs (it
+    read that run's secret off the machine's counters with a lease per user: r31s-5)."""
+    with final_run_lease.final_run_alone():
+        user = _as_nobody(str(machine_place), "share")
+        try:
+            _someone_waits_for(machine_place / "final-run.lease", user)
+        except BaseException:
+            _ended(user)
+            raise
+    try:
+        assert _line(user) == "SHARE"
+        user.stdin.write("\n")
+        user.stdin.flush()
+    finally:
+        _ended(user)
+
+
+def test_a_user_keeps_its_own_place_where_root_made_none(machine_place):
+    """Before root made the machine's place (or where a user squats its name), a normal user's
+    lease is its own: never a place another user could swap files in."""
+    user = _as_nobody(str(machine_place), "place")
+    try:
+        assert _line(user) != str(machine_place)
+    finally:
+        _ended(user)
+    final_run_lease.machine_place()
+    user = _as_nobody(str(machine_place), "place")
+    try:
+        assert _line(user) == str(machine_place)
+    finally:
+        _ended(user)
+
+
+def test_an_unusable_place_refuses_the_sandbox_at_once(tmp_path, monkeypatch):
+    """The lease's place cannot be opened (here: a file where its directory should be): the
+    sandbox is refused (SandboxError, a run's ERROR), never left waiting."""
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv(final_run_lease.PLACE_ENV, str(tmp_path / "not-a-dir"))
+    (tmp_path / "ws").mkdir()
+    start = time.monotonic()
+    with pytest.raises(SandboxError, match="final run's lease"):
+        run_command_full([sys.executable, "-c", "print(1)"], tmp_path / "ws", timeout_s=30, sandbox="bwrap")
+    assert time.monotonic() - start < 10
+
+
+def test_a_sandbox_started_after_its_lease_is_over_is_refused(tmp_path, leases):
+    """A function wrapped under a final run's lease and run after that lease was given back
+    neither runs unleased (beside the next final run) nor waits for ever: it is refused."""
+    (tmp_path / "ws").mkdir()
+
+    def judge() -> str:
+        with final_run_lease.final_run_alone():
+            return "judged"
+
+    with final_run_lease.final_run_alone():
+        late = final_run_lease.under_this_lease(run_command_full)
+        late_judge = final_run_lease.under_this_lease(judge)
+    with pytest.raises(SandboxError, match="lease this was started under is over"):
+        late([sys.executable, "-c", "print(1)"], tmp_path / "ws", timeout_s=30, sandbox="bwrap")
+    with pytest.raises(LeaseError, match="lease this was started under is over"):
+        late_judge()
+    assert judge() == "judged"  # (this context's own: a new lease)
 
 
 def _start(script: str, *args: str) -> subprocess.Popen:
@@ -111,6 +235,20 @@ def _waits_for_the_lease(pid: int, leases: Path) -> None:
                 if "->" in parts and str(pid) in parts and any(p.endswith(f":{inode}") for p in parts):
                     return
         assert time.monotonic() < deadline, f"{pid} never waited for the lease"
+        time.sleep(0.01)
+
+
+def _someone_waits_for(lease: Path, p: subprocess.Popen) -> None:
+    """Until /proc/locks shows some process blocked on ``lease`` (a place only the test uses),
+    ``p`` having said nothing meanwhile."""
+    deadline = time.monotonic() + _WAIT_S
+    inode = os.stat(lease).st_ino
+    while True:
+        with open("/proc/locks") as f:
+            if any("->" in line.split() and line.split()[-3].endswith(f":{inode}") for line in f):
+                return
+        assert _said_nothing(p), "the process watched spoke (or ended) meanwhile"
+        assert time.monotonic() < deadline, f"no process waited for {lease}"
         time.sleep(0.01)
 
 
@@ -209,3 +347,78 @@ def _waits_for_the_lease_held(pid: int, leases: Path) -> None:
                         return
         assert time.monotonic() < deadline, f"{pid} never held the lease"
         time.sleep(0.01)
+
+
+def test_a_sandbox_runs_beside_the_long_run_a_final_run_waits_for(tmp_path, leases):
+    """A final run waits at the gate for a long sandbox run: a sandbox arriving meanwhile runs
+    beside that run at once, its clock cut to end by that run's end (the final run waits no
+    longer), where it waited for that run's end (round 31 r31s-2)."""
+    gate, args = _sandbox_waiting_for_go(tmp_path)
+    box = _start(_SANDBOX, *args)  # a 120 s clock: over by ~150 s from now at the latest
+    final = None
+    said: list = []
+
+    def arriving() -> None:
+        with final_run_lease.sandbox_turn(200.0) as allowed:
+            said.append(allowed)
+            run = run_command_full(
+                [sys.executable, "-c", "print('beside')"], tmp_path / "ws", timeout_s=200, sandbox="bwrap"
+            )
+            said.append(run.output.strip())
+
+    thread = threading.Thread(target=arriving)
+    try:
+        _waits_for_the_lease_held(box.pid, leases)
+        final = _start(_FINAL)
+        _waits_for_the_lease(final.pid, leases)
+        thread.start()
+        thread.join(_WAIT_S / 2)
+        assert not thread.is_alive(), "a sandbox waited for the long run a final run waits for"
+        assert said[1] == "beside"
+        assert 100 <= said[0] < 150, said  # its clock ends by the long run's (200 s asked)
+        assert _said_nothing(final), "the final run started while sandboxes ran"
+        (gate / "go").touch()
+        assert _line(box) == "RAN 0 ['saw go']"
+        assert _line(final) == "ALONE"
+        final.stdin.write("\n")
+        final.stdin.flush()
+    finally:
+        (gate / "go").touch()
+        _ended(box, *([final] if final else []))
+        if thread.ident is not None:
+            thread.join(_WAIT_S)
+
+
+def test_a_sandbox_whose_clock_would_be_cut_under_half_waits_its_turn(tmp_path, leases):
+    """Beside the long run only with half its time at least: a sandbox asking 1,000 s (the long
+    run over in ~150) waits at the gate as before, then gets its whole clock."""
+    gate, args = _sandbox_waiting_for_go(tmp_path)
+    box = _start(_SANDBOX, *args)
+    final = None
+    said: list = []
+
+    def arriving() -> None:
+        with final_run_lease.sandbox_turn(1000.0) as allowed:
+            said.append(allowed)
+
+    thread = threading.Thread(target=arriving)
+    try:
+        _waits_for_the_lease_held(box.pid, leases)
+        final = _start(_FINAL)
+        _waits_for_the_lease(final.pid, leases)
+        thread.start()
+        _someone_waits_for(leases / "final-run.gate", final)  # the arriving sandbox, at the gate
+        assert not said
+        (gate / "go").touch()
+        assert _line(box) == "RAN 0 ['saw go']"
+        assert _line(final) == "ALONE"
+        assert not said, "a sandbox ran while the final run ran"
+        final.stdin.write("\n")
+        final.stdin.flush()
+        thread.join(_WAIT_S)
+        assert said == [1000.0]
+    finally:
+        (gate / "go").touch()
+        _ended(box, *([final] if final else []))
+        if thread.ident is not None:
+            thread.join(_WAIT_S)

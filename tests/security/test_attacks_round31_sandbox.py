@@ -231,9 +231,6 @@ def test_r31s_2_control_a_hostile_run_alone_holds_no_neighbour(tmp_path):
     assert _honest_run_waited(tmp_path, False) < 10
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-2 a rollout's long run holds every other rollout's run while a final run is due"
-)
 def test_r31s_2_a_rollouts_long_run_never_holds_a_neighbours_run(tmp_path):
     assert _honest_run_waited(tmp_path, True) < 10, "a neighbour's run waited for the hostile run's end"
 
@@ -383,9 +380,6 @@ def test_r31s_5_control_a_users_sandbox_alone_reads_no_secret(tmp_path, user_dir
     assert secret not in said
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: r31s-5 a normal user's sandbox reads a root final run's secret: the lease is per user"
-)
 def test_r31s_5_another_users_sandbox_never_reads_a_final_runs_secret(tmp_path, user_dir):
     read = False
     for attempt in range(3):  # (a busy machine may start the two seconds apart: past the channel's timing)
