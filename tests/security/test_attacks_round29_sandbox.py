@@ -298,7 +298,7 @@ _BOUND_MAPPINGS = textwrap.dedent(
     for _ in range(8):
         os.read(r, 1)
     print("HELD", flush=True)
-    time.sleep(2)  # (the host samples the machine's count meanwhile)
+    SAMPLED()
     os.kill(0, 9)
     """
 )
@@ -310,24 +310,55 @@ def _held_outside_the_cgroup(tmp_path: Path, bind: bool) -> int:
     return _slab_gain(tmp_path, _BOUND_MAPPINGS.replace("BIND", str(bind)), "numa_policy") * 288
 
 
+# What a slab's sandbox does once it holds what it made (``SAMPLED()``): says so in its name
+# (/proc/PID/comm, the host's to read) and holds it until the host has counted (a file appears in
+# ``sys.argv[1]``, bound read-only; the run's clock bounds the wait).
+_UNTIL_SAMPLED = """
+import ctypes as _ctypes, os as _os, sys as _sys, time as _time
+def SAMPLED():
+    _ctypes.CDLL(None).prctl(15, b"slab-held", 0, 0, 0)  # PR_SET_NAME
+    while not _os.path.exists(_os.path.join(_sys.argv[1], "sampled")):
+        _time.sleep(0.01)
+"""
+
+
 def _slab_gain(tmp_path: Path, script: str, slab: str) -> int:
     """How many ``slab`` objects the machine gained, at its peak, while a root sandbox ran
-    ``script`` (which prints HELD, then its size, once it holds what it made)."""
+    ``script`` (which prints HELD, then its size, and calls ``SAMPLED()`` once it holds what it
+    made)."""
     import threading
 
-    box = tmp_path / "box"
+    from tests.security.conftest import processes_naming
+
+    box, word = tmp_path / "box", tmp_path / "host-says"
     box.mkdir()
-    (box / "run.py").write_text(script)
+    word.mkdir(mode=0o755)
+    word.chmod(0o755)
+    (box / "run.py").write_text(_UNTIL_SAMPLED + script)
     said: list = []
+    argv = [sys.executable, "run.py", str(word)]
     run_thread = threading.Thread(
-        target=lambda: said.append(run_command_full([sys.executable, "run.py"], box, timeout_s=60, sandbox="bwrap"))
+        target=lambda: said.append(run_command_full(argv, box, timeout_s=60, sandbox="bwrap", ro_binds=(word,)))
     )
+
+    def held() -> bool:
+        for pid in processes_naming(word):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "slab-held":
+                    return True
+            except OSError:  # gone meanwhile
+                pass
+        return False
+
     with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
         before = _slab_objects(slab)
         peak = before
         run_thread.start()
         while run_thread.is_alive():
+            holding = held()
             peak = max(peak, _slab_objects(slab))
+            if holding:  # (counted while it held)
+                (word / "sampled").touch()
             run_thread.join(0.02)
     assert said and "HELD" in said[0].output, said[0].output[-300:] if said else "no run"
     return peak - before
@@ -377,7 +408,7 @@ _SHARED_POLICY = textwrap.dedent(
                 libc.syscall(237, ctypes.c_void_p(at + page), ctypes.c_ulong(4096), 2, ctypes.byref(node0), ctypes.c_ulong(64), 0)
         libc.munmap(at, size)
     print("HELD", os.fstat(fd).st_size, flush=True)  # 0: the file stays empty
-    time.sleep(2)  # (the host samples the machine's count meanwhile)
+    SAMPLED()
     """
 )
 
