@@ -310,13 +310,14 @@ def _held_outside_the_cgroup(tmp_path: Path, bind: bool) -> int:
     return _slab_gain(tmp_path, _BOUND_MAPPINGS.replace("BIND", str(bind)), "numa_policy") * 288
 
 
-# What a slab's sandbox does once it holds what it made (``SAMPLED()``): says so in its name
-# (/proc/PID/comm, the host's to read) and holds it until the host has counted (a file appears in
-# ``sys.argv[1]``, bound read-only; the run's clock bounds the wait).
+# What a slab's sandbox does once it holds what it made (``SAMPLED()``): says so through a FIFO
+# of ``sys.argv[1]`` (bound read-only), and holds it until the host has counted (a file appears
+# there; the run's clock bounds the wait).
 _UNTIL_SAMPLED = """
-import ctypes as _ctypes, os as _os, sys as _sys, time as _time
+import os as _os, sys as _sys, time as _time
 def SAMPLED():
-    _ctypes.CDLL(None).prctl(15, b"slab-held", 0, 0, 0)  # PR_SET_NAME
+    with open(_os.path.join(_sys.argv[1], "held"), "wb", buffering=0) as said:
+        said.write(b"1")
     while not _os.path.exists(_os.path.join(_sys.argv[1], "sampled")):
         _time.sleep(0.01)
 """
@@ -326,40 +327,37 @@ def _slab_gain(tmp_path: Path, script: str, slab: str) -> int:
     """How many ``slab`` objects the machine gained, at its peak, while a root sandbox ran
     ``script`` (which prints HELD, then its size, and calls ``SAMPLED()`` once it holds what it
     made)."""
+    import select
     import threading
-
-    from tests.security.conftest import processes_naming
 
     box, word = tmp_path / "box", tmp_path / "host-says"
     box.mkdir()
     word.mkdir(mode=0o755)
     word.chmod(0o755)
+    os.mkfifo(word / "held")
+    (word / "held").chmod(0o666)  # (the sandbox's leased uid writes it)
     (box / "run.py").write_text(_UNTIL_SAMPLED + script)
     said: list = []
     argv = [sys.executable, "run.py", str(word)]
     run_thread = threading.Thread(
         target=lambda: said.append(run_command_full(argv, box, timeout_s=60, sandbox="bwrap", ro_binds=(word,)))
     )
-
-    def held() -> bool:
-        for pid in processes_naming(word):
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "slab-held":
-                    return True
-            except OSError:  # gone meanwhile
-                pass
-        return False
-
-    with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
-        before = _slab_objects(slab)
-        peak = before
-        run_thread.start()
-        while run_thread.is_alive():
-            holding = held()
-            peak = max(peak, _slab_objects(slab))
-            if holding:  # (counted while it held)
-                (word / "sampled").touch()
-            run_thread.join(0.02)
+    holds = os.open(word / "held", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
+            before = _slab_objects(slab)
+            peak, holding = before, False
+            run_thread.start()
+            while run_thread.is_alive():
+                if holding:
+                    run_thread.join(0.02)
+                else:
+                    holding = bool(select.select([holds], [], [], 0.02)[0]) and os.read(holds, 1) == b"1"
+                peak = max(peak, _slab_objects(slab))
+                if holding:  # (counted while it held)
+                    (word / "sampled").touch()
+    finally:
+        os.close(holds)
     assert said and "HELD" in said[0].output, said[0].output[-300:] if said else "no run"
     return peak - before
 
