@@ -10,6 +10,7 @@ without the sandbox is exactly where the attacks would succeed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -18,14 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
-from agent import cgroups
+from agent import cgroups, final_run_lease
 from agent.batch_meta import BatchMeta, now_iso, write_batch_meta
 from agent.final_verdict import final_test_run
 from agent.loop import RolloutConfig, RolloutResult, RolloutSpec, run_rollout
@@ -235,6 +236,38 @@ def kill_processes_naming(path: Path | str) -> None:
             os.kill(pid, 9)
         except OSError:
             pass
+
+
+def until_the_lease_held(name: str, lock: int, alive: Callable[[], bool]) -> None:
+    """Until this process cannot take ``lock`` (``fcntl.LOCK_EX`` or ``LOCK_SH``) on the final
+    run's lease file ``name`` (agent/final_run_lease.py): another holds it against that. ``alive``:
+    whether the one meant to hold it is still running."""
+    final_run_lease.place().mkdir(mode=0o700, exist_ok=True)  # (the test process's own place: made at first use)
+    fd = os.open(final_run_lease.place() / name, os.O_RDONLY | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, lock | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            assert time.monotonic() < deadline and alive(), f"{name} was never held"
+            time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
+def waits_for_the_lease() -> bool:
+    """Whether a process waits for this test process's final-run lease (/proc/locks: a sandbox
+    of its own held back by a final run of its own; the place is the process's, tests/conftest.py)."""
+    try:
+        st = os.stat(final_run_lease.place() / "final-run.lease")
+    except FileNotFoundError:
+        return False
+    lease = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    with open("/proc/locks") as f:
+        return any("->" in line.split() and lease in line.split() for line in f)
 
 
 def give_to_nobody(root: Path) -> None:

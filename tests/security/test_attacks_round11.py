@@ -23,10 +23,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _in_sandbox(ws: Path, script: str, setup: str = "") -> str:
+def _in_sandbox(ws: Path, script: str, setup: str = "", ro_binds: tuple[Path, ...] = ()) -> str:
     """Python that runs ``script`` (a file of ``ws``) in the sandbox as repo-agent runs a task's
-    tests, after ``setup`` (one line): prints the run's output, then RETURNED and its exit code
-    or RAISED and the SandboxError."""
+    tests (``ro_binds`` bound read-only), after ``setup`` (one line): prints the run's output, then
+    RETURNED and its exit code or RAISED and the SandboxError."""
+    binds = tuple(str(b) for b in ro_binds)
     return textwrap.dedent(
         f"""
         import sys
@@ -36,7 +37,10 @@ def _in_sandbox(ws: Path, script: str, setup: str = "") -> str:
         from agent.sandbox import SandboxError, run_command_full
         {setup}
         try:
-            run = run_command_full([sys.executable, {script!r}], Path({str(ws)!r}), timeout_s=30, sandbox="bwrap")
+            run = run_command_full(
+                [sys.executable, {script!r}], Path({str(ws)!r}), timeout_s=30, sandbox="bwrap",
+                ro_binds=tuple(map(Path, {binds!r})),
+            )
         except SandboxError as exc:
             print("RAISED", exc)
         else:

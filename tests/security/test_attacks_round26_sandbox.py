@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
 
@@ -326,16 +327,22 @@ _LOCK_RECEIVER = (
 )
 
 
-def _secret_read(tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDER, _LOCK_RECEIVER)) -> bool:
+def _secret_read(
+    tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDER, _LOCK_RECEIVER), tries: int = 3
+) -> bool:
     """Whether the receiver (``_read_by_a_neighbour``), which must have run to its end, printed the
-    secret: in any of three tries with a sender (the two sandboxes start at once, but a busy machine
-    can start one seconds after the other, past the channel's timing: a strict xfail that passed
-    then would fail the run), once without (the control)."""
-    for attempt in range(3 if sender else 1):
-        secret, said = _read_by_a_neighbour(tmp_path / f"try{attempt}", sender, scripts)
+    secret: in any of ``tries`` with a sender (a busy machine can start the receiver seconds
+    late, past the channel's timing: a strict xfail that passed then would fail the run), once
+    without (the control). A try in which the receiver waited for the final run's end before it
+    started (the final run's lease, agent/final_run_lease.py) is the last: there was no run at
+    once to spoil, and another would be the same."""
+    for attempt in range(tries if sender else 1):
+        secret, said, apart = _read_by_a_neighbour(tmp_path / f"try{attempt}", sender, scripts)
         assert "READ" in said, said[-300:]  # the receiver ran to its end
         if secret in said:
             return True
+        if apart:
+            break
     return False
 
 
@@ -358,21 +365,36 @@ _FINAL_RUN_SENDER = textwrap.dedent(
 )
 
 
+def _final_run_sending(root: Path, script: str, secret: str) -> None:
+    """A rollout's real final run (mini-bugs' fix_gcd, under ``root``) whose tests' process runs
+    ``script`` (``run.py``) over ``secret`` (``secret.txt``) in its workspace: what the revealed
+    hidden tests or the held-out inputs are to a final run's code."""
+    from agent.final_verdict import final_test_run
+    from agent.suites.loading import load_suite
+    from agent.workspace import Workspace
+
+    suite = load_suite("mini-bugs")
+    with Workspace.create(suite, suite.task("fix_gcd"), root) as ws:
+        for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": script, "secret.txt": secret}.items():
+            ws.resolve(rel).write_text(text)
+        final_test_run(ws)
+
+
 def _read_by_a_neighbour(
     tmp_path, sender: bool, scripts: tuple[str, str] = (_LOCK_SENDER, _LOCK_RECEIVER)
-) -> tuple[str, str]:
-    """A secret (as the receiver prints bytes: hex) and what a root sandbox running
-    ``scripts[1]`` (``_LOCK_RECEIVER``) printed, with a rollout's real final run (mini-bugs'
-    fix_gcd, agent/final_verdict.py) at the same time (``sender``) whose tests run ``scripts[0]``
-    (``_LOCK_SENDER``) over that secret in its workspace."""
+) -> tuple[str, str, bool]:
+    """A secret (as the receiver prints bytes: hex), what a root sandbox running ``scripts[1]``
+    (``_LOCK_RECEIVER``) printed, with a rollout's real final run (mini-bugs' fix_gcd,
+    agent/final_verdict.py) started first (``sender``) whose tests run ``scripts[0]``
+    (``_LOCK_SENDER``) over that secret in its workspace, and whether the receiver was seen
+    waiting for the final run's lease (so started after the final run was over)."""
     import secrets
     import sys
     import threading
+    import time
 
-    from agent.final_verdict import final_test_run
     from agent.sandbox import run_command_full
-    from agent.suites.loading import load_suite
-    from agent.workspace import Workspace
+    from tests.security.conftest import until_the_lease_held, waits_for_the_lease
 
     secret = secrets.token_hex(16)
     receiver = tmp_path / "receiver"
@@ -388,26 +410,28 @@ def _read_by_a_neighbour(
         runs["receiver"] = run_command_full(argv, receiver, timeout_s=60, sandbox="bwrap", ro_binds=(said,))
 
     def send():
-        suite = load_suite("mini-bugs")
-        with Workspace.create(suite, suite.task("fix_gcd"), tmp_path / "sender") as ws:
-            for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": scripts[0], "secret.txt": secret}.items():
-                ws.resolve(rel).write_text(text)
-            try:
-                runs["sender"] = final_test_run(ws)
-            except Exception as exc:  # (the verdict is not what this asks: the channel is)
-                runs["sender"] = exc
+        try:
+            _final_run_sending(tmp_path / "sender", scripts[0], secret)
+        except Exception:  # (the verdict is not what this asks: the channel is)
+            pass
 
-    threads = {"receiver": threading.Thread(target=receive)}
-    if sender:
-        threads["sender"] = threading.Thread(target=send)
+    receiving, sending = threading.Thread(target=receive), threading.Thread(target=send)
+    apart = False
     with _alone("lock-channel"):
-        for t in threads.values():
-            t.start()
         if sender:
-            threads["sender"].join()
+            # The final run first, the receiver once it holds the machine: a receiver started
+            # first would hold the final run back at the lease for its whole wait (its own clock).
+            sending.start()
+            until_the_lease_held("final-run.lease", fcntl.LOCK_SH, sending.is_alive)
+        receiving.start()
+        while sending.is_alive() and receiving.is_alive() and not apart:
+            apart = waits_for_the_lease()  # (only the receiver waits for this process's final run)
+            time.sleep(0.01)
+        if sender:
+            sending.join()
         (said / "sender-over").touch()
-        threads["receiver"].join()
-    return secret.encode().hex(), runs["receiver"].output
+        receiving.join()
+    return secret.encode().hex(), runs["receiver"].output, apart
 
 
 def test_r26s_4_control_a_sandbox_alone_reads_no_neighbours_secret(tmp_path):

@@ -213,7 +213,7 @@ _NOTICE_RECEIVER = _NOTICE_DIRS + textwrap.dedent(
 def _notices_read(tmp_path, sender: bool) -> bool:
     """Whether the receiver (``_NOTICE_RECEIVER``), run to its end, printed the first 16 bytes
     of a secret ``_NOTICE_SENDER`` held in a neighbouring root sandbox (``sender``)."""
-    secret, said = _read_by_a_neighbour(tmp_path, sender, (_NOTICE_SENDER, _NOTICE_RECEIVER))
+    secret, said, _ = _read_by_a_neighbour(tmp_path, sender, (_NOTICE_SENDER, _NOTICE_RECEIVER))
     assert "READ" in said, said[-300:]  # the receiver ran to its end
     return secret[:32] in said
 

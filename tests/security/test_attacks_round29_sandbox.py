@@ -298,7 +298,7 @@ _BOUND_MAPPINGS = textwrap.dedent(
     for _ in range(8):
         os.read(r, 1)
     print("HELD", flush=True)
-    time.sleep(2)  # (the host samples the machine's count meanwhile)
+    SAMPLED()
     os.kill(0, 9)
     """
 )
@@ -310,25 +310,54 @@ def _held_outside_the_cgroup(tmp_path: Path, bind: bool) -> int:
     return _slab_gain(tmp_path, _BOUND_MAPPINGS.replace("BIND", str(bind)), "numa_policy") * 288
 
 
+# What a slab's sandbox does once it holds what it made (``SAMPLED()``): says so through a FIFO
+# of ``sys.argv[1]`` (bound read-only), and holds it until the host has counted (a file appears
+# there; the run's clock bounds the wait).
+_UNTIL_SAMPLED = """
+import os as _os, sys as _sys, time as _time
+def SAMPLED():
+    with open(_os.path.join(_sys.argv[1], "held"), "wb", buffering=0) as said:
+        said.write(b"1")
+    while not _os.path.exists(_os.path.join(_sys.argv[1], "sampled")):
+        _time.sleep(0.01)
+"""
+
+
 def _slab_gain(tmp_path: Path, script: str, slab: str) -> int:
     """How many ``slab`` objects the machine gained, at its peak, while a root sandbox ran
-    ``script`` (which prints HELD, then its size, once it holds what it made)."""
+    ``script`` (which prints HELD, then its size, and calls ``SAMPLED()`` once it holds what it
+    made)."""
+    import select
     import threading
 
-    box = tmp_path / "box"
+    box, word = tmp_path / "box", tmp_path / "host-says"
     box.mkdir()
-    (box / "run.py").write_text(script)
+    word.mkdir(mode=0o755)
+    word.chmod(0o755)
+    os.mkfifo(word / "held")
+    (word / "held").chmod(0o666)  # (the sandbox's leased uid writes it)
+    (box / "run.py").write_text(_UNTIL_SAMPLED + script)
     said: list = []
+    argv = [sys.executable, "run.py", str(word)]
     run_thread = threading.Thread(
-        target=lambda: said.append(run_command_full([sys.executable, "run.py"], box, timeout_s=60, sandbox="bwrap"))
+        target=lambda: said.append(run_command_full(argv, box, timeout_s=60, sandbox="bwrap", ro_binds=(word,)))
     )
-    with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
-        before = _slab_objects(slab)
-        peak = before
-        run_thread.start()
-        while run_thread.is_alive():
-            peak = max(peak, _slab_objects(slab))
-            run_thread.join(0.02)
+    holds = os.open(word / "held", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with _alone("numa-policy"):  # the count is the machine's: no other test of it meanwhile
+            before = _slab_objects(slab)
+            peak, holding = before, False
+            run_thread.start()
+            while run_thread.is_alive():
+                if holding:
+                    run_thread.join(0.02)
+                else:
+                    holding = bool(select.select([holds], [], [], 0.02)[0]) and os.read(holds, 1) == b"1"
+                peak = max(peak, _slab_objects(slab))
+                if holding:  # (counted while it held)
+                    (word / "sampled").touch()
+    finally:
+        os.close(holds)
     assert said and "HELD" in said[0].output, said[0].output[-300:] if said else "no run"
     return peak - before
 
@@ -377,7 +406,7 @@ _SHARED_POLICY = textwrap.dedent(
                 libc.syscall(237, ctypes.c_void_p(at + page), ctypes.c_ulong(4096), 2, ctypes.byref(node0), ctypes.c_ulong(64), 0)
         libc.munmap(at, size)
     print("HELD", os.fstat(fd).st_size, flush=True)  # 0: the file stays empty
-    time.sleep(2)  # (the host samples the machine's count meanwhile)
+    SAMPLED()
     """
 )
 

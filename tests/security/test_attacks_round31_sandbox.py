@@ -10,12 +10,12 @@ import os
 import secrets
 import sys
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.security.test_attacks_round26_sandbox import _FINAL_RUN_SENDER, _alone
+from tests.security.conftest import until_the_lease_held
+from tests.security.test_attacks_round26_sandbox import _alone, _final_run_sending
 from tests.security.test_attacks_round30_sandbox import _MLOCK_COUNTER
 
 # r31s-1: a new instance of r28s-4's class (the page cache outlives a final run and carries its
@@ -84,21 +84,6 @@ def _cold(names: list[str]) -> None:
             os.close(fd)
 
 
-def _final_run_sending(root: Path, script: str, secret: str) -> None:
-    """A rollout's real final run (mini-bugs' fix_gcd, under ``root``) whose tests' process runs
-    ``script`` (``run.py``) over ``secret`` (``secret.txt``) in its workspace: what the revealed
-    hidden tests or the held-out inputs are to a final run's code."""
-    from agent.final_verdict import final_test_run
-    from agent.suites.loading import load_suite
-    from agent.workspace import Workspace
-
-    suite = load_suite("mini-bugs")
-    with Workspace.create(suite, suite.task("fix_gcd"), root) as ws:
-        for rel, text in {"gcd.py": _FINAL_RUN_SENDER, "run.py": script, "secret.txt": secret}.items():
-            ws.resolve(rel).write_text(text)
-        final_test_run(ws)
-
-
 def _read_after_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
     """A secret (hex of its text) and what a root sandbox running ``_CACHE_RECEIVER`` printed,
     run after a rollout's real final run (mini-bugs' fix_gcd) whose tests ran ``_CACHE_SENDER``
@@ -152,7 +137,9 @@ _HOSTILE_RUN = textwrap.dedent(
     """
     import os, sys, time
     open(os.path.join(sys.argv[1], "started"), "w").close()
-    time.sleep(16)
+    end = time.monotonic() + 16
+    while time.monotonic() < end and not os.path.exists(os.path.join(sys.argv[1], "over")):
+        time.sleep(0.01)  # (the host's word once it has timed the honest run: a run of 16 s otherwise)
     """
 )
 
@@ -192,39 +179,17 @@ def _honest_run_waited(tmp_path: Path, final_run_due: bool) -> float:
 
         threads.append(threading.Thread(target=final_run))
         threads[-1].start()
-        _until_held("final-run.gate", fcntl.LOCK_EX, threads[-1].is_alive)  # the final run waiting holds the gate
+        until_the_lease_held(
+            "final-run.gate", fcntl.LOCK_EX, threads[-1].is_alive
+        )  # the final run waiting holds the gate
     start = time.monotonic()
     run = run_command_full([sys.executable, "-c", "print('ok')"], honest, timeout_s=30, sandbox="bwrap")
     took = time.monotonic() - start
+    (said / "over").touch()
     assert "ok" in run.output, run.output[-300:]
     for t in threads:
         t.join()
     return took
-
-
-def _until_held(name: str, lock: int, alive: Callable[[], bool]) -> None:
-    """Until this process cannot take ``lock`` (``fcntl.LOCK_EX`` or ``LOCK_SH``) on the final
-    run's lease file ``name`` (agent/final_run_lease.py): another holds it against that. ``alive``:
-    whether the one meant to hold it is still running."""
-    import fcntl
-    import time
-
-    from agent import final_run_lease
-
-    final_run_lease.place().mkdir(mode=0o700, exist_ok=True)  # (the test process's own place: made at first use)
-    fd = os.open(final_run_lease.place() / name, os.O_RDONLY | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, lock | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            assert time.monotonic() < deadline and alive(), f"{name} was never held"
-            time.sleep(0.01)
-    finally:
-        os.close(fd)
 
 
 def test_r31s_2_control_a_hostile_run_alone_holds_no_neighbour(tmp_path):
@@ -334,15 +299,16 @@ def _read_by_another_users_sandbox(tmp_path: Path, user_dir: Path, sender: bool,
     from tests.security.test_attacks_round30_sandbox import _MLOCK_RECEIVER, _MLOCK_SENDER
 
     secret = secrets.token_hex(16)
-    ws = user_dir / f"ws{attempt}"
+    ws, word = user_dir / f"ws{attempt}", user_dir / f"host-says{attempt}"
     ws.mkdir()
-    # (no host word that the sender is over: the receiver reads for 20 s at most)
-    receiver = _MLOCK_RECEIVER.replace("sys.argv[1]", "'/nonexistent'").replace("+ 30", "+ 20")
+    word.mkdir()  # the host's word to the receiver (bound read-only): the sender's run is over
+    receiver = _MLOCK_RECEIVER.replace("sys.argv[1]", repr(str(word))).replace("+ 30", "+ 20")
     (ws / "run.py").write_text(receiver)
     give_to_nobody(user_dir)
     said: list = []
+    receiving = _in_sandbox(ws, "run.py", ro_binds=(word,))
     receive = threading.Thread(
-        target=lambda: said.append(run_as("nobody", [sys.executable, "-c", _in_sandbox(ws, "run.py")], timeout=120))
+        target=lambda: said.append(run_as("nobody", [sys.executable, "-c", receiving], timeout=120))
     )
     with _alone("lock-channel"):
         receive.start()
@@ -357,6 +323,7 @@ def _read_by_another_users_sandbox(tmp_path: Path, user_dir: Path, sender: bool,
             finally:
                 if before is not None:
                     os.environ[final_run_lease.PLACE_ENV] = before
+        (word / "sender-over").touch()
         receive.join()
     out = said[0].stdout
     assert "READ" in out, (out[-300:], said[0].stderr[-300:])  # the receiver ran to its end
@@ -441,7 +408,7 @@ def _neighbour_held_by_a_final_run(tmp_path: Path, slow_calls: int) -> float:
 
     judging = threading.Thread(target=final_run)
     judging.start()
-    _until_held("final-run.lease", fcntl.LOCK_SH, judging.is_alive)  # the final run holds the machine
+    until_the_lease_held("final-run.lease", fcntl.LOCK_SH, judging.is_alive)  # the final run holds the machine
     start = time.monotonic()
     run = run_command_full([sys.executable, "-c", "print('ok')"], honest, timeout_s=30, sandbox="bwrap")
     took = time.monotonic() - start
