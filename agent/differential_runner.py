@@ -993,10 +993,12 @@ def _made_otherwise(functions: list[Any], kept: list[Any]) -> bool:
 
 def _registry(cls: Any) -> dict[int, Any]:
     """The classes an abstract class has registered (C's registry: weak references), by
-    identity, each with the name of its module (C's ``type.__module__``)."""
+    identity, each with the name of its module (C's ``type.__module__``) and its reference (a
+    class collected since is gone from every caller too); a reference dead already is none."""
     try:
-        classes = _list(map(_weakref_referent, _abc_dump(cls)[0]))
-        return dict(zip(map(id, classes), map(_class_module, classes)))
+        refs = _list(_abc_dump(cls)[0])
+        classes = _list(map(_weakref_referent, refs))
+        return {id(c): (_class_module(c), r) for c, r in zip(classes, refs) if c is not None}
     except BaseException:  # an ABCMeta of the code's own: no registry of C's
         return {}
 
@@ -1010,10 +1012,11 @@ def _registry_changed(cls: Any, kept: dict[int, Any], loaded: frozenset[str]) ->
     import registering its own classes: ``import array`` registers array.array as a
     MutableSequence; ``loaded``, what is loaded now)."""
     now = _registry(cls)
-    if any(_dict_get(now, k, _MISSING) is _MISSING for k in kept):
-        return True
+    for k, (_, ref) in _dict_items(kept):
+        if _dict_get(now, k, _MISSING) is _MISSING and _weakref_referent(ref) is not None:
+            return True  # taken off (a class collected meanwhile is none: no caller holds it)
     before = _loaded_at_start[0]
-    new = [m for k, m in _dict_items(now) if k not in kept]
+    new = [m for k, (m, _) in _dict_items(now) if k not in kept]
     return any(type(m) is not str or m in before or m not in loaded for m in new)
 
 

@@ -143,3 +143,46 @@ def test_the_standard_librarys_state_below_a_module_a_call_leaves_changed_round3
     finally:
         _put_back_state_31(kept)
         gc.collect()
+
+
+def test_a_class_collected_off_a_standard_registry_is_no_change() -> None:
+    """A class registered with a standard abstract class before the calls and collected during
+    them leaves C's registry (its weak reference's callback): no caller holds it, no change
+    (a test re-importing ``array`` left its old class for a later test's watch to see go)."""
+    import numbers
+
+    from agent import differential_runner as runner
+
+    gone = type("Gone", (), {})
+    numbers.Number.register(gone)
+    found: set[str] = set()
+    watch = runner._SettingsWatch(found)
+    watch.between()
+    del gone
+    gc.collect()
+    watch.done()
+    assert found == set()
+
+
+def test_a_class_taken_off_a_standard_registry_is_a_change() -> None:
+    """The same class taken off C's registry while alive (``_abc._reset_registry``: every class
+    registered with it gone for its callers) names the abstract class's module."""
+    import _abc
+    import numbers
+
+    from agent import differential_runner as runner
+
+    kept = type("Kept", (), {})
+    numbers.Number.register(kept)
+    found: set[str] = set()
+    watch = runner._SettingsWatch(found)
+    watch.between()
+    registered = [r() for r in _abc._get_dump(numbers.Number)[0]]
+    _abc._reset_registry(numbers.Number)
+    try:
+        watch.done()
+    finally:
+        for c in registered:
+            if c is not None and c is not kept:
+                numbers.Number.register(c)
+    assert found == {"numbers"}, kept
