@@ -46,6 +46,7 @@ from agent.suspect_ast import (
 )
 from agent.suspect_import_bound import bound_hit
 from agent.suspect_main_guard import script_blocks, starts_scripts, within
+from agent.suspect_modes import unreadable_files
 from agent.suspect_modules import source_imports, source_texts, watched_modules
 from agent.trace import RolloutState, SuspectHit, TestRun, judged
 from agent.trace_io import read_regular
@@ -705,6 +706,11 @@ def scan_patch(
     hits: list[SuspectHit] = [
         SuspectHit(rule="shadow_module", path=f, text=f"new file {f}") for f in pl.new_files if _shadowing(f)
     ]
+    if isinstance(new_text, SourceTree):  # r31v-18: a mode the patch does not hand on (agent/suspect_modes.py)
+        hits += [
+            SuspectHit(rule="file_environment", path=rel, text=f"{rel}: mode {mode} in the run, readable handed on")
+            for rel, mode in unreadable_files(new_text.root, [*pl.touched, *pl.new_files])
+        ]
     added = list(pl.added)
     for rel in pl.unshown:
         if not rel.endswith(UNSHOWN_SOURCE):
