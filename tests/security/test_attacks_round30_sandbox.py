@@ -16,7 +16,7 @@ from tests.security.conftest import give_to_nobody, memory_cgroup, run_as
 from tests.security.test_attacks_round11 import _in_sandbox
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _secret_read
-from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
+from tests.security.test_attacks_round27_sandbox import _COUNTED_THEN_GROWN, _GROW_TO_THE_LIMIT
 
 # r30s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
 # r24s-2 (pipes), r25s-1 (mappings), r26s-1 (page tables), r27s-1 (/tmp's and /dev/shm's
@@ -48,18 +48,9 @@ _NAMES_HOG = (
         counted = [40, 40]
     else:  # the same ~190 MB as bytes in processes of their own
         counted = [40, 40, 38, 38, 38, 38, 38]
-    for n in counted:
-        if os.fork() == 0:
-            try:
-                b = bytearray(n * mb)
-                b[::4096] = b"x" * len(b[::4096])
-                time.sleep(30)
-            finally:
-                os._exit(0)
-    time.sleep(1)
     """
     )
-    + _GROW_TO_THE_LIMIT
+    + _COUNTED_THEN_GROWN
 )
 
 
