@@ -214,18 +214,30 @@ def test_r30s_4_a_sandbox_never_reads_a_neighbours_secret_through_the_machines_c
 # pipe, a socket or a file meanwhile (a neighbour's sandbox starting, a trace written, a model's
 # HTTP connection) fails with EMFILE (from 1 to 475 of ~5,000 tries here, with the load). The
 # control: the same epoll and holders, nothing in flight.
-_IN_FLIGHT_CHAIN = textwrap.dedent(
+# An epoll whose fdinfo is a long read for the part watch: 100,000 watches, each (pipe, number)
+# once (r30s-5's and r30s-7's tests, ``select`` and ``os`` theirs).
+_SLOW_EPOLL = textwrap.dedent(
     """
-    import array, os, select, socket, time
-    mb = 2**20
-    null = os.open("/dev/null", os.O_RDONLY)
-    slow = select.epoll()  # its fdinfo a long read: 100,000 watches, each (pipe, number) once
+    slow = select.epoll()
     for _ in range(200):
         r, w = os.pipe()
         for n in range(500, 1000):
             os.dup2(r, n)
             slow.register(n, select.EPOLLIN)
             os.close(n)
+    """
+)
+_IN_FLIGHT_CHAIN = (
+    textwrap.dedent(
+        """
+    import array, os, select, socket, time
+    mb = 2**20
+    null = os.open("/dev/null", os.O_RDONLY)
+    """
+    )
+    + _SLOW_EPOLL
+    + textwrap.dedent(
+        """
     inner = None
     while IN_FLIGHT:  # a message of 253 queued on a socket, that socket first in the next one's
         a, b = socket.socketpair()
@@ -247,6 +259,7 @@ _IN_FLIGHT_CHAIN = textwrap.dedent(
             os._exit(0)
     time.sleep(6.5)
     """
+    )
 )
 # repo-agent as a normal user runs the sandbox in one thread and makes pipes in another.
 _PIPES_MEANWHILE = textwrap.dedent(
@@ -319,17 +332,16 @@ def test_r30s_5_descriptors_in_flight_never_run_repo_agent_out(user_dir):
 # holds itself: forever. The run's 15 s timeout ends the sandbox, but ``part.stop()`` joins the
 # watch: run_command_full never returns (still blocked 45 s later, where the same tests without
 # the linger, the control, return in ~7 s): the rollout, and a batch waiting on it, hang.
-_LINGERED = textwrap.dedent(
-    """
+_LINGERED = (
+    textwrap.dedent(
+        """
     import array, os, select, socket, struct, time
     mb = 2**20
-    slow = select.epoll()  # its fdinfo a long read for the watch: 100,000 watches
-    for _ in range(200):
-        r, w = os.pipe()
-        for n in range(500, 1000):
-            os.dup2(r, n)
-            slow.register(n, select.EPOLLIN)
-            os.close(n)
+    """
+    )
+    + _SLOW_EPOLL
+    + textwrap.dedent(
+        """
     for _ in range(3):  # ~240 MB of bytes: the container near its limit, the watch looks every 0.1 s
         if os.fork() == 0:
             b = bytearray(80 * mb)
@@ -364,6 +376,7 @@ _LINGERED = textwrap.dedent(
             os.close(fd)
     print("CYCLED", flush=True)
     """
+    )
 )
 _RUN_WAITED = textwrap.dedent(
     """
