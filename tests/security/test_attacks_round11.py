@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -82,11 +83,16 @@ def test_memfd_secret_is_refused_as_root(tmp_path):
     assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside the sandbox"
 
 
-def test_memfd_secret_is_refused_as_a_user(user_dir):
+def _probed_as_a_user(user_dir: Path, probe: str) -> subprocess.CompletedProcess[str]:
+    """``probe`` run as a normal user's (nobody's) tests, in the sandbox (``_in_sandbox``)."""
     (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "probe.py").write_text(_SECRETMEM)
+    (user_dir / "ws" / "probe.py").write_text(probe)
     give_to_nobody(user_dir)
-    cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "probe.py")], timeout=120)
+    return run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "probe.py")], timeout=120)
+
+
+def test_memfd_secret_is_refused_as_a_user(user_dir):
+    cp = _probed_as_a_user(user_dir, _SECRETMEM)
     got = _secretmem_result(cp.stdout)
     assert got["fd"] < 0, f"memfd_secret gave descriptor {got['fd']} inside a normal user's sandbox"
 
@@ -498,9 +504,6 @@ def test_extended_attributes_are_refused_as_root(tmp_path):
 
 
 def test_extended_attributes_are_refused_as_a_user(user_dir):
-    (user_dir / "ws").mkdir()
-    (user_dir / "ws" / "probe.py").write_text(_XATTR)
-    give_to_nobody(user_dir)
-    cp = run_as("nobody", [sys.executable, "-c", _in_sandbox(user_dir / "ws", "probe.py")], timeout=120)
+    cp = _probed_as_a_user(user_dir, _XATTR)
     got = _secretmem_result(cp.stdout)
     assert got == {"errno": errno.EOPNOTSUPP, "copied": "x"}, cp.stdout + cp.stderr

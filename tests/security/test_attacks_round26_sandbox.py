@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.security.test_attacks_round11 import _as_a_user_in_400_mb
+from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 
 
 @contextlib.contextmanager
@@ -67,13 +67,11 @@ _HOG = textwrap.dedent(
 
 
 def test_r26s_1_control_bytes_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG.replace("AS_BYTES", "True"))
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    _judged_as_the_rollouts(user_dir, _HOG.replace("AS_BYTES", "True"))
 
 
 def test_r26s_1_page_tables_held_past_the_part_are_the_rollouts(user_dir):
-    said = _as_a_user_in_400_mb(user_dir, "hog.py", _HOG.replace("AS_BYTES", "False"))
-    assert said and said[-1].startswith("RETURNED"), f"the tests' own excess was the machine's: {said[-1:]}"
+    _judged_as_the_rollouts(user_dir, _HOG.replace("AS_BYTES", "False"))
 
 
 # r26s-2: the machine's BPF JIT budget (``net.core.bpf_jit_limit``, 504 MB here; the kernel is
@@ -501,12 +499,10 @@ _CACHE_SENDER = _LOCK_FILES + textwrap.dedent(
     time.sleep(4)
     """
 )
-_CACHE_RECEIVER = (
-    _LOCK_FILES
-    + textwrap.dedent(
-        """
-    time.sleep(2)  # the sender's work done
-
+# Whether a file's first page is in the page cache: ``preadv2(RWF_NOWAIT)`` fails with EAGAIN
+# where it is not (no read from the disk). Also r28s-4's reader's.
+_CACHED = textwrap.dedent(
+    """
     def cached(name):
         fd = os.open(name, os.O_RDONLY)
         try:
@@ -516,10 +512,13 @@ _CACHE_RECEIVER = (
             return 0
         finally:
             os.close(fd)
-
-    ready, probe = (lambda: True), cached
     """
-    )
+)
+_CACHE_RECEIVER = (
+    _LOCK_FILES
+    + "time.sleep(2)  # the sender's work done\n"
+    + _CACHED
+    + "ready, probe = (lambda: True), cached\n"
     + _RECEIVED
 )
 

@@ -40,6 +40,26 @@ _GROW_TO_THE_LIMIT = textwrap.dedent(
 )
 
 
+# The end of r27s-1's and r30s-1's tests (``counted``, ``mb``, ``os`` and ``time`` theirs): a process
+# holding each ``counted`` MB of bytes, then one growing to the container's limit.
+_COUNTED_THEN_GROWN = (
+    textwrap.dedent(
+        """
+    for n in counted:
+        if os.fork() == 0:
+            try:
+                b = bytearray(n * mb)
+                b[::4096] = b"x" * len(b[::4096])
+                time.sleep(30)
+            finally:
+                os._exit(0)
+    time.sleep(1)
+    """
+    )
+    + _GROW_TO_THE_LIMIT
+)
+
+
 # r27s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
 # r24s-2 (pipes), r25s-1 (mappings), r25s-7 (socket queues), r26s-1 (page tables). A normal
 # user's sandbox (no memory cgroup of its own) in a 400 MB container (part: 168 MB). The watch
@@ -66,18 +86,9 @@ _TMPFS_HOG = (
         counted = [39, 39, 39, 39]
     else:  # the same 77 MB as bytes in processes of their own
         counted = [39, 39, 39, 39, 39, 38]
-    for n in counted:
-        if os.fork() == 0:
-            try:
-                b = bytearray(n * mb)
-                b[::4096] = b"x" * len(b[::4096])
-                time.sleep(30)
-            finally:
-                os._exit(0)
-    time.sleep(1)
     """
     )
-    + _GROW_TO_THE_LIMIT
+    + _COUNTED_THEN_GROWN
 )
 
 

@@ -10,7 +10,7 @@ import os
 import textwrap
 
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
-from tests.security.test_attacks_round26_sandbox import _secret_read
+from tests.security.test_attacks_round26_sandbox import _CACHED, _secret_read
 from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
 
 # r28s-1: r11-2's class once more past the part watch (agent/memory_part.py), through the way
@@ -268,21 +268,15 @@ _STORE_WRITER = _STORE_FILES + textwrap.dedent(
     print("STORED")
     """
 )
-_STORE_READER = _STORE_FILES + textwrap.dedent(
-    """
-    def cached(name):
-        fd = os.open(name, os.O_RDONLY)
-        try:
-            os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)
-            return 1
-        except BlockingIOError:
-            return 0
-        finally:
-            os.close(fd)
-
+_STORE_READER = (
+    _STORE_FILES
+    + _CACHED
+    + textwrap.dedent(
+        """
     bits = [1 - cached(n) for n in names]
     print("READ", bytes(sum(bits[8 * k + i] << i for i in range(8)) for k in range(32)).hex())
     """
+    )
 )
 
 

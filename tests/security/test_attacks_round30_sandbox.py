@@ -16,7 +16,7 @@ from tests.security.conftest import give_to_nobody, memory_cgroup, run_as
 from tests.security.test_attacks_round11 import _in_sandbox
 from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 from tests.security.test_attacks_round26_sandbox import _secret_read
-from tests.security.test_attacks_round27_sandbox import _GROW_TO_THE_LIMIT
+from tests.security.test_attacks_round27_sandbox import _COUNTED_THEN_GROWN, _GROW_TO_THE_LIMIT
 
 # r30s-1: a new instance of r11-2's class past the part watch (agent/memory_part.py), after
 # r24s-2 (pipes), r25s-1 (mappings), r26s-1 (page tables), r27s-1 (/tmp's and /dev/shm's
@@ -48,18 +48,9 @@ _NAMES_HOG = (
         counted = [40, 40]
     else:  # the same ~190 MB as bytes in processes of their own
         counted = [40, 40, 38, 38, 38, 38, 38]
-    for n in counted:
-        if os.fork() == 0:
-            try:
-                b = bytearray(n * mb)
-                b[::4096] = b"x" * len(b[::4096])
-                time.sleep(30)
-            finally:
-                os._exit(0)
-    time.sleep(1)
     """
     )
-    + _GROW_TO_THE_LIMIT
+    + _COUNTED_THEN_GROWN
 )
 
 
@@ -223,18 +214,30 @@ def test_r30s_4_a_sandbox_never_reads_a_neighbours_secret_through_the_machines_c
 # pipe, a socket or a file meanwhile (a neighbour's sandbox starting, a trace written, a model's
 # HTTP connection) fails with EMFILE (from 1 to 475 of ~5,000 tries here, with the load). The
 # control: the same epoll and holders, nothing in flight.
-_IN_FLIGHT_CHAIN = textwrap.dedent(
+# An epoll whose fdinfo is a long read for the part watch: 100,000 watches, each (pipe, number)
+# once (r30s-5's and r30s-7's tests, ``select`` and ``os`` theirs).
+_SLOW_EPOLL = textwrap.dedent(
     """
-    import array, os, select, socket, time
-    mb = 2**20
-    null = os.open("/dev/null", os.O_RDONLY)
-    slow = select.epoll()  # its fdinfo a long read: 100,000 watches, each (pipe, number) once
+    slow = select.epoll()
     for _ in range(200):
         r, w = os.pipe()
         for n in range(500, 1000):
             os.dup2(r, n)
             slow.register(n, select.EPOLLIN)
             os.close(n)
+    """
+)
+_IN_FLIGHT_CHAIN = (
+    textwrap.dedent(
+        """
+    import array, os, select, socket, time
+    mb = 2**20
+    null = os.open("/dev/null", os.O_RDONLY)
+    """
+    )
+    + _SLOW_EPOLL
+    + textwrap.dedent(
+        """
     inner = None
     while IN_FLIGHT:  # a message of 253 queued on a socket, that socket first in the next one's
         a, b = socket.socketpair()
@@ -256,6 +259,7 @@ _IN_FLIGHT_CHAIN = textwrap.dedent(
             os._exit(0)
     time.sleep(6.5)
     """
+    )
 )
 # repo-agent as a normal user runs the sandbox in one thread and makes pipes in another.
 _PIPES_MEANWHILE = textwrap.dedent(
@@ -328,17 +332,16 @@ def test_r30s_5_descriptors_in_flight_never_run_repo_agent_out(user_dir):
 # holds itself: forever. The run's 15 s timeout ends the sandbox, but ``part.stop()`` joins the
 # watch: run_command_full never returns (still blocked 45 s later, where the same tests without
 # the linger, the control, return in ~7 s): the rollout, and a batch waiting on it, hang.
-_LINGERED = textwrap.dedent(
-    """
+_LINGERED = (
+    textwrap.dedent(
+        """
     import array, os, select, socket, struct, time
     mb = 2**20
-    slow = select.epoll()  # its fdinfo a long read for the watch: 100,000 watches
-    for _ in range(200):
-        r, w = os.pipe()
-        for n in range(500, 1000):
-            os.dup2(r, n)
-            slow.register(n, select.EPOLLIN)
-            os.close(n)
+    """
+    )
+    + _SLOW_EPOLL
+    + textwrap.dedent(
+        """
     for _ in range(3):  # ~240 MB of bytes: the container near its limit, the watch looks every 0.1 s
         if os.fork() == 0:
             b = bytearray(80 * mb)
@@ -373,6 +376,7 @@ _LINGERED = textwrap.dedent(
             os.close(fd)
     print("CYCLED", flush=True)
     """
+    )
 )
 _RUN_WAITED = textwrap.dedent(
     """
