@@ -6,7 +6,9 @@ and/or as a normal user (nobody, through ``run_as``).
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +118,82 @@ def test_r32s_2_control_hogs_beside_a_short_maps_are_the_rollouts(user_dir):
 @pytest.mark.xfail(strict=True, reason="open: r32s-2 a maps file past the look's memory ends the look before the hogs")
 def test_r32s_2_hogs_behind_a_long_maps_past_the_part_are_the_rollouts(user_dir):
     _judged_as_the_rollouts(user_dir, _BEHIND_A_LONG_MAPS.replace("LEVELS", "160"))
+
+
+# r32s-3: r22s-2's class (kernel memory charged to no cgroup: record locks; r30s-3, r31s-4's
+# overlay caches) through the host's own filesystem, no write needed. ext4 reads an indexed
+# directory (dir_index: any directory past one block, e.g. /usr/lib/x86_64-linux-gnu, bound
+# read-only into every sandbox) in hash order through a cache of the names of the block read last
+# (``ext4_htree_store_dirent``: a kzalloc'd ``struct fname`` a name, GFP_KERNEL, charged to no
+# cgroup), kept with the open file until its next read or its close. So a descriptor of such a
+# directory that read one entry (getdents64 into 64 bytes) holds ~7.7 kB of unreclaimable kernel
+# memory (measured on the host: 10,000 held 77 MB of SUnreclaim, their cgroup 9 MB). A root
+# sandbox: 24 processes of 1,000 such descriptors hold ~180 MB; NOFILE (1,024) a process and
+# pids.max (1,024) bound it at ~8 GB a sandbox, past its 4 GB cgroup. The control: the same
+# descriptors, no entry read.
+_DIRECTORY_CACHES = textwrap.dedent(
+    """
+    import ctypes, os, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    buf = ctypes.create_string_buffer(64)
+    def hold():
+        held = []
+        for _ in range(1000):
+            fd = os.open("/usr/lib/x86_64-linux-gnu", os.O_RDONLY | os.O_DIRECTORY)
+            if READ:
+                assert libc.syscall(217, fd, buf, 64) > 0, ctypes.get_errno()  # getdents64: one entry
+            held.append(fd)
+        print("HELD", flush=True)
+        time.sleep(3)  # (the host samples the machine's count meanwhile)
+    kids = []
+    for _ in range(24):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                hold()
+            finally:
+                os._exit(0)
+        kids.append(pid)
+    for pid in kids:
+        os.waitpid(pid, 0)
+    """
+)
+
+
+def _directory_caches_held(tmp_path: Path, read: bool) -> int:
+    """The bytes of unreclaimable kernel memory the machine gained, at its peak, while a root
+    sandbox ran ``_DIRECTORY_CACHES`` (``read``: each descriptor read one entry)."""
+    import threading
+
+    from agent.sandbox import run_command_full
+    from tests.security.test_attacks_round26_sandbox import _alone
+    from tests.security.test_attacks_round31_sandbox import _unreclaimable_kernel_memory
+
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "run.py").write_text(_DIRECTORY_CACHES.replace("READ", str(read)))
+    said: list = []
+    run_thread = threading.Thread(
+        target=lambda: said.append(run_command_full([sys.executable, "run.py"], box, timeout_s=60, sandbox="bwrap"))
+    )
+    with _alone("unreclaimable-kernel-memory"):
+        before = peak = _unreclaimable_kernel_memory()
+        run_thread.start()
+        while run_thread.is_alive():
+            peak = max(peak, _unreclaimable_kernel_memory())
+            run_thread.join(0.02)
+    assert said and said[0].output.count("HELD") == 24, said[0].output[-300:] if said else "no run"
+    return peak - before
+
+
+def test_r32s_3_control_directories_opened_unread_hold_little(tmp_path):
+    assert _directory_caches_held(tmp_path, False) < 64 * 2**20
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r32s-3 ext4 readdir caches of host directories hold kernel memory no cgroup is charged"
+)
+def test_r32s_3_a_root_sandbox_holds_no_directory_caches_outside_its_cgroup(tmp_path):
+    outside = _directory_caches_held(tmp_path, True)
+    assert outside < 64 * 2**20, f"a root sandbox held {outside >> 20} MB of directory caches outside every cgroup"
