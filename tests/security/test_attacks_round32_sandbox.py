@@ -18,12 +18,14 @@ from tests.security.test_attacks_round25_sandbox import _judged_as_the_rollouts
 # normal user's sandbox through its pid's /proc files (``smaps_rollup``, ``status``) and its
 # pidfd (``pidfd_getfd``): all the thread-group leader's. A process whose main thread has exited
 # (the raw ``exit`` syscall: that thread alone) while another of its threads runs on has a leader
-# with no memory map and no descriptor table left: its smaps_rollup is empty, its status has no
-# VmPTE or FDSize, every pidfd_getfd fails. The process lives on, its memory held by its live
-# thread, and the walk counts none of it. 8 such processes of 60 MB each in a 400 MB container:
-# the OOM kill comes, the watch sees nothing past the part, and the run is taken for the
-# machine's shortage (not judged: SandboxError). The control: the same 8 processes with their main thread
-# alive (r24s-2's control's shape), judged the rollout's.
+# with no memory map and no descriptor table left: its smaps_rollup answers ESRCH, its status
+# shows FDSize 0 and no VmPTE, every pidfd_getfd fails (EBADF). The process lives on, its memory
+# held by its live thread (seen on the host: 68 MB Pss_Anon in /proc/PID/task/TID/smaps_rollup
+# only), and the walk counts none of it. 8 such processes of 60 MB each in a 400 MB container,
+# the command then killed (r11-2's shape): the watch saw nothing past the part, and the run is
+# taken for the machine's shortage (not judged: SandboxError) -- a wrong fix's final run escapes
+# its FAIL so. The control: the same 8 processes with their main thread alive, judged the
+# rollout's (the sandbox held ~200 MB over its 176 MB part).
 _HELD_BEHIND_AN_EXITED_LEADER = textwrap.dedent(
     """
     import ctypes, gc, os, threading, time
