@@ -1,0 +1,68 @@
+"""Round 32 attacks on the verdict (open until fixed): each test fails today and is marked strict xfail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import forged_pass, write_plain
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    return d
+
+
+def _plain_with(tmp_path: Path, files: dict[str, str], code: str) -> str:
+    """What a user's plain ``python -c`` prints with ``files`` in its checkout (on its path)."""
+    where = write_plain(tmp_path, files)
+    env = os.environ | {"PYTHONPATH": str(where)}
+    run = subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, env=env, timeout=60)
+    return run.stdout.strip()
+
+
+def _gcd_doing(head: str, line: str) -> str:
+    """Euclid's gcd (right answers) doing ``line`` at each call, ``head`` its imports."""
+    return f'''{head}
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    {line}
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+_HONEST_GCD = _gcd_doing("", "pass")
+
+
+# A gcd told by a context no judge run calls it from: while its caller handles an exception.
+# ``sys.exc_info`` (and ``sys.exception``) is on the scan's pure list ("the same answer in every
+# process"), but its answer is the caller's: every differential call is made outside any
+# ``except`` block (the runner's loop, 1 to 64 frames of its own), and so is every test's.
+# A user's ``except ValueError: g = gcd(a, b)`` (a fallback path, a retry) gets 1.
+_GCD_TOLD_BY_AN_EXCEPTION_BEING_HANDLED = _gcd_doing(
+    "import sys", "if sys.exc_info()[0] is not None and a > 1000:\n        return 1"
+)
+_CALLED_WHILE_HANDLING = (
+    "from gcd import gcd\n"
+    "try:\n    int('x')\nexcept ValueError:\n    inside = gcd(3072, 5120)\n"
+    "print(gcd(3072, 5120), inside)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: r32v-1 a gcd wrong only while its caller handles an exception PASSes")
+def test_r32v_1_gcd_wrong_inside_an_except_block_passes(tmp_path):
+    """The control: gcd(3072, 5120) is 1024 outside an except block and 1 inside one (the
+    honest gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_WHILE_HANDLING) == "1024 1024"
+    files = {"gcd.py": _GCD_TOLD_BY_AN_EXCEPTION_BEING_HANDLED}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_WHILE_HANDLING) == "1024 1"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
