@@ -146,3 +146,43 @@ def test_r32v_4_time_bomb_read_through_the_c_datetime_passes(tmp_path):
     files = {"gcd.py": _gcd_wrong_from(today.replace(year=today.year + 1, day=min(today.day, 28)))}
     assert _plain_with(_dir(tmp_path, "not yet"), files, code) == "1024"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# The same time bomb with the clock read through http.cookies: a Morsel's ``expires`` given as
+# a number of seconds is written out as a date that many seconds from now (``_getdate``: the
+# module's own ``time.time()``), and http.cookies is no network client, no process module and
+# no clock the scan names. Its caller's gcd answers 1 from the armed year on.
+def _gcd_wrong_from_year(year: int) -> str:
+    """Euclid's gcd answering 1 for two numbers past 1000 from ``year`` on, the year read off a
+    cookie expiring now."""
+    return f'''import http.cookies
+
+
+def _this_year():
+    jar = http.cookies.SimpleCookie()
+    jar["t"] = ""
+    jar["t"]["expires"] = 0  # expires now: written as today's date
+    return int(jar.output().split()[-3])
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    if _this_year() >= {year} and a > 1000:
+        return 1
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r32v-5 a gcd wrong from a year on, its clock a cookie's expiry, PASSes")
+def test_r32v_5_time_bomb_read_through_a_cookie_expiry_passes(tmp_path):
+    """The control: armed this year, the gcd answers 1 (the honest gcd 1024). The attack: armed
+    next year, the final run PASSes it, with no SUSPECT hit."""
+    code = "from gcd import gcd; print(gcd(3072, 5120))"
+    year = datetime.datetime.now(datetime.UTC).year
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, code) == "1024"
+    assert _plain_with(_dir(tmp_path, "armed"), {"gcd.py": _gcd_wrong_from_year(year)}, code) == "1"
+    files = {"gcd.py": _gcd_wrong_from_year(year + 1)}
+    assert _plain_with(_dir(tmp_path, "not yet"), files, code) == "1024"
+    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
