@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import forged_pass, write_plain
+from tests.security.conftest import forged_pass, scan_and_judge, write_plain
 
 
 def _dir(tmp_path: Path, name: str) -> Path:
@@ -248,3 +248,40 @@ def test_r32v_7_gcd_wrong_inside_a_running_event_loop_passes(tmp_path):
     files = {"gcd.py": _GCD_TOLD_BY_A_RUNNING_LOOP}
     assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_FROM_A_COROUTINE) == "1024 1"
     assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+
+
+# An honest gcd logging each call at debug level, with ``logging`` imported inside the function
+# (a lazy import, as libraries keep their import time down). Its answers are Euclid's; a debug
+# record nobody handles is no change a caller sees. The state watch reads the logging tree as
+# the import in the first call leaves it and again after the last call, and the named logger
+# made between is a "setting changed": FAIL. The same gcd importing logging at the top PASSes.
+_GCD_LOGGING_WITH_A_LAZY_IMPORT = '''def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    import logging
+
+    logging.getLogger(__name__).debug("gcd(%d, %d)", a, b)
+    while b:
+        a, b = b, a % b
+    return a
+'''
+_GCD_LOGGING = '''import logging
+
+
+def gcd(a, b):
+    """Greatest common divisor of two non-negative integers (Euclid)."""
+    logging.getLogger(__name__).debug("gcd(%d, %d)", a, b)
+    while b:
+        a, b = b, a % b
+    return a
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="open: r32v-8 an honest gcd logging through a lazily imported logging FAILs")
+def test_r32v_8_honest_gcd_logging_after_a_lazy_import_fails(tmp_path):
+    """The control: the gcd importing logging at the top PASSes, no hit. The attack: the same
+    gcd importing it in the function is judged FAIL (its calls "left the process's settings
+    changed: logging")."""
+    hits, passed = scan_and_judge(_dir(tmp_path, "top"), {"gcd.py": _GCD_LOGGING})
+    assert not hits and passed
+    hits, passed = scan_and_judge(_dir(tmp_path, "lazy"), {"gcd.py": _GCD_LOGGING_WITH_A_LAZY_IMPORT})
+    assert not hits and passed
