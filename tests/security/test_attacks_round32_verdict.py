@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.security.conftest import forged_pass, scan_and_judge, write_plain
+from tests.security.test_attacks_round31_verdict import _HONEST_GCD, _gcd_doing
 
 
 def _dir(tmp_path: Path, name: str) -> Path:
@@ -27,21 +28,13 @@ def _plain_with(tmp_path: Path, files: dict[str, str], code: str) -> str:
     return run.stdout.strip()
 
 
-def _gcd_doing(head: str, line: str) -> str:
-    """Euclid's gcd (right answers) doing ``line`` at each call, ``head`` its imports."""
-    return f'''{head}
-
-
-def gcd(a, b):
-    """Greatest common divisor of two non-negative integers (Euclid)."""
-    {line}
-    while b:
-        a, b = b, a % b
-    return a
-'''
-
-
-_HONEST_GCD = _gcd_doing("", "pass")
+def _wrong_only_for_a_user(tmp_path: Path, wrong: str, caller: str, outputs: tuple[str, str]) -> bool:
+    """Whether a gcd module ``wrong`` is a forged PASS, after the control: ``caller`` prints
+    ``outputs[0]`` with the honest gcd and ``outputs[1]`` with ``wrong``."""
+    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, caller) == outputs[0]
+    files = {"gcd.py": wrong}
+    assert _plain_with(_dir(tmp_path, "wrong"), files, caller) == outputs[1]
+    return forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
 
 
 # A gcd told by a context no judge run calls it from: while its caller handles an exception.
@@ -63,10 +56,9 @@ _CALLED_WHILE_HANDLING = (
 def test_r32v_1_gcd_wrong_inside_an_except_block_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 outside an except block and 1 inside one (the
     honest gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_WHILE_HANDLING) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_AN_EXCEPTION_BEING_HANDLED}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_WHILE_HANDLING) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_AN_EXCEPTION_BEING_HANDLED, _CALLED_WHILE_HANDLING, ("1024 1024", "1024 1")
+    )
 
 
 # A gcd told by its caller's recursion limit: ``sys.getrecursionlimit`` is on the scan's pure
@@ -86,11 +78,9 @@ _CALLED_UNDER_A_RAISED_LIMIT = (
 def test_r32v_2_gcd_wrong_under_a_raised_recursion_limit_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 at the default limit and 1 past it (the honest gcd:
     1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    honest = {"gcd.py": _HONEST_GCD}
-    assert _plain_with(_dir(tmp_path, "honest"), honest, _CALLED_UNDER_A_RAISED_LIMIT) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_A_RAISED_RECURSION_LIMIT}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_UNDER_A_RAISED_LIMIT) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_A_RAISED_RECURSION_LIMIT, _CALLED_UNDER_A_RAISED_LIMIT, ("1024 1024", "1024 1")
+    )
 
 
 # A gcd told by its caller's thread pool: the scan takes every attribute of
@@ -116,10 +106,9 @@ _CALLED_IN_A_THREAD_POOL = (
 def test_r32v_3_gcd_wrong_in_a_thread_pool_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 before a ThreadPoolExecutor and 1 in one (the honest
     gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_IN_A_THREAD_POOL) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_A_THREAD_POOL}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_IN_A_THREAD_POOL) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_A_THREAD_POOL, _CALLED_IN_A_THREAD_POOL, ("1024 1024", "1024 1")
+    )
 
 
 def _gcd_wrong_from(day: datetime.date) -> str:
@@ -219,10 +208,9 @@ _CALLED_DEEP = (
 def test_r32v_6_gcd_wrong_deep_in_its_callers_stack_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 at the top and 100 frames down, 1 at 400 frames (the
     honest gcd: 1024 all). The attack: the final run PASSes it, with no SUSPECT hit."""
-    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_DEEP) == "1024 1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_ITS_CALLERS_DEPTH}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_DEEP) == "1024 1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_ITS_CALLERS_DEPTH, _CALLED_DEEP, ("1024 1024 1024", "1024 1024 1")
+    )
 
 
 # A gcd told by an event loop running in its caller's thread: ``asyncio._get_running_loop()``
@@ -244,10 +232,9 @@ _CALLED_FROM_A_COROUTINE = (
 def test_r32v_7_gcd_wrong_inside_a_running_event_loop_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 in plain code and 1 inside asyncio.run (the honest
     gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_FROM_A_COROUTINE) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_A_RUNNING_LOOP}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_FROM_A_COROUTINE) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_A_RUNNING_LOOP, _CALLED_FROM_A_COROUTINE, ("1024 1024", "1024 1")
+    )
 
 
 # An honest gcd logging each call at debug level, with ``logging`` imported inside the function
@@ -332,11 +319,9 @@ _CALLED_AT_ANOTHER_PRECISION = (
 def test_r32v_10_gcd_wrong_under_a_callers_decimal_precision_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 at precision 28 and 1 at 50 (the honest gcd: 1024
     both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    honest = {"gcd.py": _HONEST_GCD}
-    assert _plain_with(_dir(tmp_path, "honest"), honest, _CALLED_AT_ANOTHER_PRECISION) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_THE_DECIMAL_PRECISION}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_AT_ANOTHER_PRECISION) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_THE_DECIMAL_PRECISION, _CALLED_AT_ANOTHER_PRECISION, ("1024 1024", "1024 1")
+    )
 
 
 # A gcd right for its first 60,000 calls of a process, counted without a counter: a module
@@ -365,10 +350,7 @@ _CALLED_60_001_TIMES = "from gcd import gcd\nfirst = gcd(3072, 5120)\nfor i in r
 def test_r32v_11_gcd_counting_its_calls_by_del_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 at the first call and 1 past the 60,000th (the
     honest gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    assert _plain_with(_dir(tmp_path, "honest"), {"gcd.py": _HONEST_GCD}, _CALLED_60_001_TIMES) == "1024 1024"
-    files = {"gcd.py": _GCD_COUNTING_BY_DEL}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_60_001_TIMES) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(tmp_path, _GCD_COUNTING_BY_DEL, _CALLED_60_001_TIMES, ("1024 1024", "1024 1"))
 
 
 # A gcd told by its caller's logging configuration: ``logging.basicConfig`` (what most scripts
@@ -390,8 +372,6 @@ _CALLED_BY_AN_APP_WITH_LOGGING = (
 def test_r32v_12_gcd_wrong_once_logging_is_configured_passes(tmp_path):
     """The control: gcd(3072, 5120) is 1024 before logging.basicConfig and 1 after (the honest
     gcd: 1024 both). The attack: the final run PASSes it, with no SUSPECT hit."""
-    honest = {"gcd.py": _HONEST_GCD}
-    assert _plain_with(_dir(tmp_path, "honest"), honest, _CALLED_BY_AN_APP_WITH_LOGGING) == "1024 1024"
-    files = {"gcd.py": _GCD_TOLD_BY_THE_CALLERS_LOGGING}
-    assert _plain_with(_dir(tmp_path, "wrong"), files, _CALLED_BY_AN_APP_WITH_LOGGING) == "1024 1"
-    assert not forged_pass(_dir(tmp_path, "a"), files, "fix_gcd")
+    assert not _wrong_only_for_a_user(
+        tmp_path, _GCD_TOLD_BY_THE_CALLERS_LOGGING, _CALLED_BY_AN_APP_WITH_LOGGING, ("1024 1024", "1024 1")
+    )
