@@ -419,8 +419,12 @@ def _host_write_waited(user_dir, take_lease: bool) -> float:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(user_dir / "venv")], check=True)
     give_to_nobody(user_dir)
     code = _in_sandbox(user_dir / "ws", "hold.py")
-    code = code.replace("[sys.executable, 'hold.py']", f"[{str(python)!r}, 'hold.py']")
-    code = code.replace('sandbox="bwrap")', f'sandbox="bwrap", python={str(python)!r})')
+    for was, now in (
+        ("[sys.executable, 'hold.py']", f"[{str(python)!r}, 'hold.py']"),
+        ('sandbox="bwrap",', f'sandbox="bwrap", python={str(python)!r},'),
+    ):
+        assert was in code, was  # (the sandbox's runner as _in_sandbox writes it)
+        code = code.replace(was, now)
     env = {**os.environ, "REPO_AGENT_SUBUIDS": "0"}
     cfg = user_dir / "venv" / "pyvenv.cfg"
     proc = subprocess.Popen(

@@ -168,7 +168,9 @@ def test_round7_time_bomb_agrees_but_is_suspect(mini_suite, tmp_path):
 def test_an_honest_fix_written_another_way_still_passes(mini_suite, tmp_path):
     got = _judged(mini_suite, tmp_path, HONEST, final=False)
     assert got.verdict is not None and got.verdict.passed and not got.hits, (got.verdict, got.hits)
-    assert got.verdict.checked == 125  # the pool's 44, its structured cases and 2 depth inputs (fix27v)
+    assert (
+        got.verdict.checked == 127
+    )  # the pool's 44, its structured cases, 2 depth inputs (fix27v) and 2 of the equal-arguments diagonal (fix32b)
 
 
 # --------------------------------------------------------------------------- the runner's surroundings
@@ -293,7 +295,7 @@ def test_suite_check_proves_the_structured_cases_for_gcd(mini_suite, tmp_path):
     (wrong only where 1 < a < b and a divides b) differs on some."""
     task = mini_suite.task("fix_gcd")
     coverage = differential.check(mini_suite, task, tmp_path, sandbox="bwrap")
-    assert coverage.calls == 125 and coverage.left_out == 0 and coverage.bug_differs > 0  # 2 depth inputs (fix27v)
+    assert coverage.calls == 127 and coverage.left_out == 0 and coverage.bug_differs > 0  # 2 depth, 2 diagonal inputs
     calls = differential.sample(mini_suite, task)
     ref, _ = differential.reference_results(mini_suite, task, calls, sandbox="bwrap")
     (tmp_path / "sparse").mkdir()
