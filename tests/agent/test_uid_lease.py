@@ -4,7 +4,7 @@ runs as (round 9: sbx9-4, sbx9-16, sbx9-9). Real processes, real lock files; roo
 from __future__ import annotations
 
 import os
-import random
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -15,6 +15,10 @@ from agent.subuid import SubidRange, lease_range
 from agent.uid_lease import LeaseError, UidRange, lease_uid, processes_of
 
 BASE = uid_lease.UID_BASE + 0x02000000  # a range of these tests' own: no sandbox's uid
+# Each test its own four uids of it: the two test workers run them at once, and one test's
+# lease kills the processes another runs as its uid (a neighbour it must spare).
+PASSED_OVER = {"new": BASE + 16, "clean": BASE + 32}
+LEFT_OVER = BASE + 48
 
 
 @pytest.fixture
@@ -49,16 +53,17 @@ def _running_as(uid: int) -> subprocess.Popen:
 
 @pytest.mark.parametrize("state", ["new", "clean"])
 def test_a_uid_someone_else_runs_as_is_passed_over_never_killed(tmp_path, monkeypatch, root_only, state):
-    monkeypatch.setattr(random, "randrange", lambda n: 0)  # the search starts at BASE
+    base = PASSED_OVER[state]
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 0)  # the search starts at base
     leases = tmp_path / "leases"
     leases.mkdir(mode=0o700)
     if state == "clean":  # this directory's last holder gave the uid back
-        (leases / str(BASE)).write_bytes(b"clean\n")
-    neighbour = _running_as(BASE)  # another repo-agent's sandbox (its own lease directory)
+        (leases / str(base)).write_bytes(b"clean\n")
+    neighbour = _running_as(base)  # another repo-agent's sandbox (its own lease directory)
     try:
-        lease = lease_uid(UidRange(BASE, 4, leases))
+        lease = lease_uid(UidRange(base, 4, leases))
         lease.release()
-        assert lease.uid == BASE + 1
+        assert lease.uid == base + 1
         assert neighbour.poll() is None, "the neighbour's process was killed"
     finally:
         neighbour.kill()
@@ -66,15 +71,15 @@ def test_a_uid_someone_else_runs_as_is_passed_over_never_killed(tmp_path, monkey
 
 
 def test_a_dead_holders_leftovers_are_cleared_before_the_uid_is_leased(tmp_path, monkeypatch, root_only):
-    monkeypatch.setattr(random, "randrange", lambda n: 0)
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 0)
     leases = tmp_path / "leases"
     leases.mkdir(mode=0o700)
-    (leases / str(BASE)).write_bytes(b"held\n")  # its holder died with the uid's processes running
-    leftover = _running_as(BASE)
+    (leases / str(LEFT_OVER)).write_bytes(b"held\n")  # its holder died with the uid's processes running
+    leftover = _running_as(LEFT_OVER)
     try:
-        lease = lease_uid(UidRange(BASE, 4, leases))
+        lease = lease_uid(UidRange(LEFT_OVER, 4, leases))
         lease.release()
-        assert lease.uid == BASE
+        assert lease.uid == LEFT_OVER
         assert leftover.wait(timeout=10) == -9
     finally:
         if leftover.poll() is None:
