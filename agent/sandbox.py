@@ -1467,9 +1467,16 @@ def run_command_full(
             allowed = turn.enter_context(final_run_lease.sandbox_turn(timeout_s))
         except LeaseError as exc:
             raise SandboxError(str(exc)) from None
-        return _run_command_full(
+        run = _run_command_full(
             kind, argv, cwd, allowed or timeout_s, env, extra_binds, ro_binds, verdict_pipe, python, private_binds
         )
+        if run.timed_out and allowed is not None and allowed < timeout_s:
+            # The cut is repo-agent's (a final run waited), never the command's: not its timeout.
+            raise SandboxError(
+                f"the run's clock was cut to {allowed:.0f} s of its {timeout_s:.0f} s while a final run waited"
+                " for the machine, and the run outlived the cut (repo-agent's doing, not the command's)"
+            )
+        return run
 
 
 def _run_command_full(

@@ -422,3 +422,24 @@ def test_a_sandbox_whose_clock_would_be_cut_under_half_waits_its_turn(tmp_path, 
         _ended(box, *([final] if final else []))
         if thread.ident is not None:
             thread.join(_WAIT_S)
+
+
+def test_a_run_outliving_its_cut_clock_is_an_error_never_its_timeout(tmp_path, monkeypatch):
+    """A clock cut so a waiting final run goes first is repo-agent's doing: a run that outlives
+    the cut is a SandboxError (ERROR), never the command's own timeout (a FAIL of the rollout)."""
+    import contextlib
+
+    from agent import sandbox as sb
+
+    @contextlib.contextmanager
+    def cut_turn(timeout_s=None):
+        yield 1.0  # beside the shares a final run waits for: 1 s of the run's 30
+
+    monkeypatch.setattr(final_run_lease, "sandbox_turn", cut_turn)
+    (tmp_path / "ws").mkdir()
+    with pytest.raises(sb.SandboxError, match="clock was cut"):
+        run_command_full(
+            [sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "ws", timeout_s=30, sandbox="bwrap"
+        )
+    ran = run_command_full([sys.executable, "-c", "print('quick')"], tmp_path / "ws", timeout_s=30, sandbox="bwrap")
+    assert not ran.timed_out and "quick" in ran.output  # a run within the cut is its own
